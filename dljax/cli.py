@@ -1,0 +1,129 @@
+"""`dljax` command line: list, show, run, eval, plot. Each command is a thin wrapper of a library call.
+
+Bad input exits with code 2 and one line on stderr naming the fix.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from dljax.errors import UserError
+
+USAGE = """dljax list
+       dljax show NAME [--config.KEY=VALUE ...]
+       dljax run NAME --workdir DIR [--config.KEY=VALUE ...]
+       dljax eval NAME --workdir DIR [--config.KEY=VALUE ...]
+       dljax plot DIR [DIR ...] --out FILE.png"""
+
+
+class _Parser(argparse.ArgumentParser):
+  def error(self, message):
+    raise UserError(f"{message} (usage: {USAGE.splitlines()[0].strip()} | run NAME --workdir DIR | ...; see `dljax --help`)")
+
+
+def _split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
+  rest, overrides = [], []
+  i = 0
+  while i < len(argv):
+    arg = argv[i]
+    if arg.startswith("--config."):
+      body = arg[len("--config."):]
+      if "=" not in body and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+        body = f"{body}={argv[i + 1]}"
+        i += 1
+      overrides.append(body)
+    else:
+      rest.append(arg)
+    i += 1
+  return rest, overrides
+
+
+def _config(name: str, overrides: list[str]):
+  from dljax import config as config_lib, registry
+  return config_lib.apply_overrides(registry.get_config(name), overrides)
+
+
+def cmd_list(args) -> int:
+  from dljax import registry
+  rows = [(e.name, e.kind, e.dataset, e.description) for e in registry.all_experiments()]
+  widths = [max(len(r[i]) for r in rows + [("name", "kind", "dataset", "")]) for i in range(3)]
+  print(f"{'name':<{widths[0]}}  {'kind':<{widths[1]}}  {'dataset':<{widths[2]}}  description")
+  for r in rows:
+    print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}")
+  return 0
+
+
+def cmd_show(args) -> int:
+  from dljax import registry
+  config = _config(args.name, args.overrides)
+  print(registry.get(args.name).doc.strip())
+  print()
+  print(config)
+  return 0
+
+
+def cmd_run(args) -> int:
+  config = _config(args.name, args.overrides)
+  from dljax.train import loop
+  summary = loop.train_and_evaluate(config, args.workdir)
+  if summary["status"] != "done":
+    print(f"{summary['status']} at step {summary['steps']}; checkpoint saved in {args.workdir}")
+    return 0
+  metrics = ", ".join(f"{k}={v:.4f}" for k, v in summary["metrics"].items())
+  print(f"{summary['experiment']}: {metrics} | {summary['steps']} steps in {summary['wall_time_s']:.1f}s "
+        f"({summary['examples_per_s']:.0f} examples/s, {summary['devices']} device(s)) | "
+        f"{os.path.join(args.workdir, 'summary.json')}")
+  return 0
+
+
+def cmd_eval(args) -> int:
+  config = _config(args.name, args.overrides)
+  from dljax.train import loop
+  print(json.dumps(loop.evaluate(config, args.workdir), sort_keys=True))
+  return 0
+
+
+def cmd_plot(args) -> int:
+  from dljax import plot
+  plot.plot_runs(args.dirs, args.out)
+  print(f"wrote {args.out}")
+  return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = _Parser(prog="dljax", usage=USAGE, description=__doc__)
+  sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+  sub.add_parser("list", help="every registered experiment").set_defaults(fn=cmd_list)
+  p = sub.add_parser("show", help="an experiment's docstring and resolved config")
+  p.add_argument("name")
+  p.set_defaults(fn=cmd_show)
+  for command, fn, help_text in (("run", cmd_run, "train and evaluate (resumes from the workdir)"),
+                                 ("eval", cmd_eval, "evaluate the newest checkpoint of a workdir")):
+    p = sub.add_parser(command, help=help_text)
+    p.add_argument("name")
+    p.add_argument("--workdir", required=True)
+    p.set_defaults(fn=fn)
+  p = sub.add_parser("plot", help="learning curves of one or more runs")
+  p.add_argument("dirs", nargs="+")
+  p.add_argument("--out", required=True)
+  p.set_defaults(fn=cmd_plot)
+  return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  rest, overrides = _split_overrides(argv)
+  try:
+    args = build_parser().parse_args(rest)
+    args.overrides = overrides
+    if overrides and args.command not in ("run", "eval", "show"):
+      raise UserError(f"--config.{overrides[0]}: config overrides apply to run, eval and show only")
+    return args.fn(args)
+  except UserError as e:
+    print(f"dljax: error: {e}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+  sys.exit(main())

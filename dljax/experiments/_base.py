@@ -1,0 +1,39 @@
+"""The config fields every supervised gradient-trained experiment shares."""
+
+import ml_collections
+
+
+def supervised_config(*, source: str, model: dict, batch_size: int, num_epochs: int, learning_rate: float,
+                      optimizer: str = "adam", schedule: str = "constant") -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.trainer = "supervised"
+  c.seed = 0
+
+  c.data = ml_collections.ConfigDict()
+  c.data.source = source            # digits | fashion_mnist | npz:PATH | tfds:NAME
+  c.data.max_train = ml_collections.FieldReference(None, field_type=int)  # first n rows (tiny runs)
+  c.data.max_test = ml_collections.FieldReference(None, field_type=int)
+  c.data.augment_flip = False       # random horizontal flip, in the jitted step
+  c.data.augment_crop_padding = 0   # random crop after zero padding by this many pixels
+
+  c.model = ml_collections.ConfigDict(model)
+
+  c.optimizer = ml_collections.ConfigDict()
+  c.optimizer.name = optimizer      # sgd | momentum | adam | adamw
+  c.optimizer.learning_rate = learning_rate
+  c.optimizer.schedule = schedule   # constant | cosine | warmup_cosine
+  c.optimizer.warmup_steps = 0
+  c.optimizer.momentum = 0.9
+  c.optimizer.nesterov = False
+  c.optimizer.weight_decay = 0.0
+  c.optimizer.grad_clip_norm = ml_collections.FieldReference(None, field_type=float)
+
+  c.batch_size = batch_size
+  c.eval_batch_size = 1000
+  c.num_epochs = num_epochs
+  c.num_train_steps = ml_collections.FieldReference(None, field_type=int)  # overrides num_epochs
+  c.log_every_steps = 50
+  c.eval_every_steps = 0            # 0: evaluate only at the end
+  c.checkpoint_every_steps = 500
+  c.keep_checkpoints = 3
+  return c

@@ -1,0 +1,6 @@
+"""Flax linen modules (pure: no data, no training, no config files)."""
+
+from dljax.nn.cnn import CNN
+from dljax.nn.mlp import MLP, LogisticRegression
+
+MODELS = {"logreg": LogisticRegression, "mlp": MLP, "cnn": CNN}

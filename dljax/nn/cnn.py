@@ -1,0 +1,86 @@
+"""Convolutional networks: conv blocks (conv, batch norm, activation, pooling, dropout) + a dense head."""
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from dljax.nn import activations
+
+
+def max_pool_2x2(x):
+  """2x2 max pooling, stride 2, VALID (odd trailing rows/columns dropped), on NHWC.
+
+  Written as reshape + max instead of `lax.reduce_window`: the gradient of a plain reduction is
+  elementwise (mask of the maxima), whereas reduce_window's gradient is XLA's `select_and_scatter`,
+  which on CPU cost half of this CNN's training time (see benchmarks/cnn_throughput.py). The one
+  difference: when several inputs of a window tie for the max, the gradient is shared among them
+  (reduce_window gives it all to one); the pooled values are identical.
+  """
+  n, h, w, c = x.shape
+  x = x[:, : h // 2 * 2, : w // 2 * 2, :]
+  return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def avg_pool_2x2(x):
+  n, h, w, c = x.shape
+  x = x[:, : h // 2 * 2, : w // 2 * 2, :]
+  return x.reshape(n, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
+
+
+POOLS = {"max": max_pool_2x2, "avg": avg_pool_2x2}
+
+
+class CNN(nn.Module):
+  """conv_features[i] blocks of [3x3 conv -> batch norm? -> act -> 2x2 pool -> dropout], then an MLP head.
+
+  With conv_features=(32, 64, 128), batch_norm, conv_dropout=0.25, dense=(512, 256),
+  dense_dropout=0.5 this is the report notebook's Fashion-MNIST CNN.
+  """
+  num_outputs: int
+  conv_features: Sequence[int] = (32, 64, 128)
+  dense: Sequence[int] = (512, 256)
+  pool: str = "max"
+  batch_norm: bool = True
+  conv_dropout: float = 0.25
+  dense_dropout: float = 0.5
+  activation: str = "relu"
+  bn_momentum: float = 0.9
+
+  @nn.compact
+  def __call__(self, x, *, train: bool = False):
+    act = activations.get(self.activation)
+    if self.pool not in POOLS:
+      raise ValueError(f"unknown pool {self.pool!r}; choose one of {sorted(POOLS)}")
+    pool = POOLS[self.pool]
+    if x.ndim == 3:  # (N, H, W) grey images: add the channel axis.
+      x = x[..., None]
+    for i, features in enumerate(self.conv_features):
+      x = nn.Conv(features, (3, 3), padding="SAME", use_bias=not self.batch_norm, name=f"conv_{i}")(x)
+      if self.batch_norm:
+        # Eval uses the running averages (use_running_average=not train); train updates them.
+        x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, name=f"bn_{i}")(x)
+      x = pool(act(x))
+      if self.conv_dropout > 0:
+        x = nn.Dropout(self.conv_dropout, deterministic=not train)(x)
+    x = x.reshape((x.shape[0], -1))
+    for i, width in enumerate(self.dense):
+      x = act(nn.Dense(width, name=f"dense_{i}")(x))
+      if self.dense_dropout > 0:
+        x = nn.Dropout(self.dense_dropout, deterministic=not train)(x)
+    return nn.Dense(self.num_outputs, name="head")(x)
+
+
+def conv_flops_per_example(module: CNN, input_shape) -> int:
+  """Multiply-adds x 2 of one forward pass (convs + dense layers), for throughput reports."""
+  h, w, c = input_shape
+  flops = 0
+  for features in module.conv_features:
+    flops += 2 * h * w * 9 * c * features
+    c = features
+    h, w = h // 2, w // 2
+  width = h * w * c
+  for d in list(module.dense) + [module.num_outputs]:
+    flops += 2 * width * d
+    width = d
+  return flops

@@ -1,0 +1,59 @@
+"""Supervised learning: losses, metrics and train-time augmentation, as pure functions of arrays."""
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def cross_entropy(logits, labels):
+  """Softmax cross-entropy per example: -log softmax(z)_y = logsumexp(z) - z_y."""
+  return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+
+
+def squared_error(predictions, targets):
+  return jnp.square(predictions[..., 0] - targets)
+
+
+def example_losses(loss_name: str, outputs, targets):
+  if loss_name == "cross_entropy":
+    return cross_entropy(outputs, targets)
+  if loss_name == "mse":
+    return squared_error(outputs, targets)
+  raise ValueError(f"unknown loss {loss_name!r}; choose cross_entropy or mse")
+
+
+def eval_sums(loss_name: str, outputs, targets, mask):
+  """Per-batch sums that add up over the test set; `mask` is 0 on padding rows."""
+  sums = {"count": mask.sum(), "loss": (example_losses(loss_name, outputs, targets) * mask).sum()}
+  if loss_name == "cross_entropy":
+    sums["correct"] = ((outputs.argmax(-1) == targets) * mask).sum()
+  else:
+    # R² = 1 - SS_res / SS_tot, with SS_tot = Σy² - (Σy)²/n assembled from sums.
+    sums["sum_y"] = (targets * mask).sum()
+    sums["sum_y2"] = (targets * targets * mask).sum()
+  return sums
+
+
+def metrics_from_sums(loss_name: str, sums) -> dict[str, float]:
+  n = float(sums["count"])
+  if loss_name == "cross_entropy":
+    return {"accuracy": float(sums["correct"]) / n, "loss": float(sums["loss"]) / n}
+  ss_res = float(sums["loss"])
+  ss_tot = float(sums["sum_y2"]) - float(sums["sum_y"]) ** 2 / n
+  return {"mse": ss_res / n, "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")}
+
+
+def augment_images(key, images, *, flip: bool, crop_padding: int):
+  """Random horizontal flip and random crop after zero padding, per example, on NHWC images."""
+  flip_key, crop_key = jax.random.split(key)
+  if flip:
+    do_flip = jax.random.bernoulli(flip_key, 0.5, (images.shape[0], 1, 1, 1))
+    images = jnp.where(do_flip, images[:, :, ::-1, :], images)
+  if crop_padding > 0:
+    n, h, w, c = images.shape
+    p = crop_padding
+    padded = jnp.pad(images, ((0, 0), (p, p), (p, p), (0, 0)))
+    offsets = jax.random.randint(crop_key, (n, 2), 0, 2 * p + 1)
+    crop = lambda img, off: jax.lax.dynamic_slice(img, (off[0], off[1], 0), (h, w, c))
+    images = jax.vmap(crop)(padded, offsets)
+  return images

@@ -1,0 +1,1 @@
+"""Training: state, the jitted steps, trainers, checkpoints, metrics, and the one loop."""

@@ -1,0 +1,176 @@
+"""The one training loop, for every trainer: resume, train in chunks, log, evaluate, checkpoint,
+stop cleanly on SIGTERM or on a non-finite loss, write the summary."""
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+
+import jax
+import ml_collections
+import numpy as np
+import tqdm
+
+from dljax import parallel
+from dljax.errors import UserError
+from dljax.train import checkpoint as ckpt_lib
+from dljax.train import trainers as trainers_lib
+from dljax.train import workdir as workdir_lib
+
+
+class _StopSignal:
+  """Turns SIGTERM into a flag checked between chunks (main thread only; a no-op elsewhere)."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = None
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    self.requested = True
+
+  def __exit__(self, *exc):
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+
+
+def _log(message: str) -> None:
+  if jax.process_index() == 0:
+    tqdm.tqdm.write(message, file=sys.stderr)
+
+
+def _mean_metrics(host_metrics: dict) -> dict:
+  return {k: float(np.mean(v)) for k, v in host_metrics.items()}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, stop_at_step: int | None = None) -> dict:
+  """Trains `config`'s experiment in `workdir`, resuming from its newest checkpoint; returns the summary.
+
+  `stop_at_step` pauses the run after that step with a checkpoint (for time-sliced jobs, and tests);
+  calling again continues exactly where it paused.
+
+  Raises UserError for anything the user can fix (bad data, workdir in use, non-finite loss).
+  """
+  parallel.maybe_initialize_distributed()
+  created = not os.path.exists(workdir)
+  os.makedirs(workdir, exist_ok=True)
+  try:
+    with workdir_lib.WorkdirLock(workdir):
+      return _train_locked(config, workdir, stop_at_step)
+  except BaseException:
+    # A run that failed before writing anything leaves no empty workdir behind.
+    if created and set(os.listdir(workdir)) <= {workdir_lib.LOCK_FILE}:
+      shutil.rmtree(workdir, ignore_errors=True)
+    raise
+
+
+def _train_locked(config, workdir: str, stop_at_step: int | None) -> dict:
+  mesh = parallel.make_mesh()
+  trainer = trainers_lib.make_trainer(config, mesh, jax.random.key(config.seed))
+  state = trainer.init_state()
+  checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
+  restored = checkpointer.restore_latest(ckpt_lib.abstract_like(state))
+  host_state = {"train_time_s": 0.0, "examples_seen": 0}
+  if restored is not None:
+    restored_step, state, host_state = restored
+    trainer.restore_host_state(host_state)
+    _log(f"resumed from checkpoint {restored_step} in {workdir}")
+  step = int(jax.device_get(state.step))
+  if jax.process_index() == 0:
+    workdir_lib.write_json(os.path.join(workdir, "config.json"), workdir_lib.run_info(config))
+  writer = workdir_lib.MetricsWriter(workdir, resume_step=step)
+
+  total = trainer.num_steps
+  pause_at = total if stop_at_step is None else min(stop_at_step, total)
+  log_every = max(1, config.log_every_steps)
+  train_time = float(host_state.get("train_time_s", 0.0))
+  examples_seen = int(host_state.get("examples_seen", 0))
+  timed_examples, timed_seconds, first_chunk = 0, 0.0, True
+  last_saved = restored[0] if restored is not None else None
+
+  def save(at_step):
+    nonlocal last_saved
+    checkpointer.save(at_step, state, {**trainer.host_state(), "train_time_s": train_time,
+                                       "examples_seen": examples_seen})
+    last_saved = at_step
+
+  progress = tqdm.tqdm(total=total, initial=step, desc=config.experiment, unit="step", file=sys.stderr,
+                       disable=not sys.stderr.isatty() or jax.process_index() != 0, dynamic_ncols=True)
+  with _StopSignal() as stop, progress, contextlib.closing(writer):
+    while step < pause_at and not stop.requested:
+      n = min(log_every - step % log_every, pause_at - step)
+      t0 = time.perf_counter()
+      state, metrics = trainer.train(state, n)
+      host = jax.device_get(metrics)  # metrics leave the device once per chunk
+      seconds = time.perf_counter() - t0
+      losses = np.asarray(host[trainer.loss_metric]).reshape(n, -1)
+      bad = ~np.isfinite(losses).all(axis=1)
+      if bad.any():
+        where = step + int(np.argmax(bad)) + 1
+        kept = f"the last good checkpoint (step {last_saved}) is kept" if last_saved is not None else \
+            "no checkpoint was written yet"
+        raise UserError(f"{trainer.loss_metric} became {losses[bad][0][0]} at step {where}; {kept}; "
+                        f"lower --config.optimizer.learning_rate or set --config.optimizer.grad_clip_norm")
+      step += n
+      train_time += seconds
+      examples_seen += n * trainer.examples_per_step
+      if not first_chunk:  # the first chunk includes compilation: keep it out of the throughput
+        timed_examples += n * trainer.examples_per_step
+        timed_seconds += seconds
+      first_chunk = False
+      progress.update(n)
+      means = _mean_metrics(host)
+      writer.write(step, "train", means)
+      if not progress.disable:
+        progress.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
+      elif step % max(log_every, total // 20 or 1) < n or step == total:
+        _log(f"{config.experiment} step {step}/{total}: " + ", ".join(f"{k}={v:.4g}" for k, v in means.items()))
+      if config.eval_every_steps and step % config.eval_every_steps < n and step < total:
+        eval_metrics = trainer.evaluate(state)
+        writer.write(step, "test", eval_metrics)
+        _log(f"{config.experiment} step {step} eval: " + ", ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items()))
+      if stop.requested or step == pause_at or (config.checkpoint_every_steps
+                                             and step % config.checkpoint_every_steps < n):
+        save(step)
+    if step < total:  # SIGTERM or stop_at_step: checkpoint and leave; the same command resumes.
+      if last_saved != step:
+        save(step)
+      status = "interrupted" if stop.requested else "paused"
+      _log(f"{status} at step {step}: checkpoint saved in {workdir}; run the same command to resume")
+      checkpointer.close()
+      return {"experiment": config.experiment, "kind": config.kind, "status": status, "steps": step}
+    if last_saved != step:
+      save(step)
+    eval_metrics = trainer.evaluate(state)
+    writer.write(step, "test", eval_metrics)
+  checkpointer.close()
+  if timed_seconds == 0.0:
+    timed_examples, timed_seconds = examples_seen, max(train_time, 1e-9)
+  summary = {"experiment": config.experiment, "kind": config.kind, "status": "done", "metrics": eval_metrics,
+             "steps": step, "wall_time_s": round(train_time, 3),
+             "examples_per_s": round(timed_examples / timed_seconds, 1),
+             "devices": jax.device_count()}
+  if jax.process_index() == 0:
+    workdir_lib.write_json(os.path.join(workdir, "summary.json"), summary)
+  return summary
+
+
+def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
+  """Evaluates the newest checkpoint in `workdir` (read-only: nothing is written)."""
+  directory = os.path.join(workdir, "checkpoints")
+  if not os.path.isdir(directory):
+    raise UserError(f"no checkpoints in {workdir}: run `dljax run {config.experiment} --workdir {workdir}` first")
+  mesh = parallel.make_mesh()
+  trainer = trainers_lib.make_trainer(config, mesh, jax.random.key(config.seed))
+  state = trainer.init_state()
+  restored = ckpt_lib.Checkpointer(directory, config.keep_checkpoints).restore_latest(ckpt_lib.abstract_like(state))
+  if restored is None:
+    raise UserError(f"no checkpoints in {workdir}: run `dljax run {config.experiment} --workdir {workdir}` first")
+  return trainer.evaluate(restored[1])
