@@ -1,6 +1,8 @@
 """orbax checkpoints of (state pytree, JSON host state), restored against an abstract target carrying
 the current mesh's shardings, so a checkpoint written on one device count restores on another."""
 
+import os
+import shutil
 import sys
 
 import jax
@@ -34,8 +36,9 @@ class Checkpointer:
   def restore_latest(self, abstract_state):
     """(step, state, host_state) of the newest readable checkpoint, or None if there is none.
 
-    An unreadable newest checkpoint (a crash mid-write, a corrupted disk) is skipped with a warning
-    and the previous one is used; nothing is deleted, so the bad one can still be inspected.
+    An unreadable newest checkpoint (a crash mid-write, a corrupted disk) is moved aside to
+    `checkpoints_unreadable/STEP` (kept for inspection, out of the way of the next save at that
+    step) with a warning, and the previous one is used.
     """
     steps = self.all_steps()
     for step in reversed(steps):
@@ -45,12 +48,25 @@ class Checkpointer:
         return step, restored["state"], restored["host"]
       except Exception as e:  # orbax raises many types for a bad checkpoint; all mean "unreadable"
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        aside = self._move_aside(step)
         print(f"warning: checkpoint {step} in {self.directory} is unreadable ({message[:200]}); "
-              "falling back to an older one", file=sys.stderr, flush=True)
+              f"moved to {aside}, falling back to an older one", file=sys.stderr, flush=True)
     if steps:
       raise UserError(f"no readable checkpoint among steps {steps} in {self.directory}: the config may not "
                       "match the one that wrote them; use a fresh --workdir or delete that directory")
     return None
+
+  def _move_aside(self, step: int) -> str:
+    target = os.path.join(os.path.dirname(os.path.normpath(self.directory)), "checkpoints_unreadable", str(step))
+    suffix = 0
+    while os.path.exists(target + (f".{suffix}" if suffix else "")):
+      suffix += 1
+    target += f".{suffix}" if suffix else ""
+    if jax.process_index() == 0:
+      os.makedirs(os.path.dirname(target), exist_ok=True)
+      shutil.move(os.path.join(self.directory, str(step)), target)
+    self._manager.reload()
+    return target
 
   def close(self):
     self._manager.close()

@@ -111,12 +111,15 @@ def _train_locked(config, workdir: str, stop_at_step: int | None) -> dict:
       host = jax.device_get(metrics)  # metrics leave the device once per chunk
       seconds = time.perf_counter() - t0
       losses = np.asarray(host[trainer.loss_metric]).reshape(n, -1)
-      bad = ~np.isfinite(losses).all(axis=1)
+      finite = np.asarray(host.pop("finite", np.ones(n, bool))).reshape(n, -1).all(axis=1)
+      bad = ~(np.isfinite(losses).all(axis=1) & finite)
       if bad.any():
-        where = step + int(np.argmax(bad)) + 1
+        first = int(np.argmax(bad))
+        what = f"{trainer.loss_metric} became {losses[first][0]}" if not np.isfinite(losses[first]).all() \
+            else "the parameters became non-finite"
         kept = f"the last good checkpoint (step {last_saved}) is kept" if last_saved is not None else \
             "no checkpoint was written yet"
-        raise UserError(f"{trainer.loss_metric} became {losses[bad][0][0]} at step {where}; {kept}; "
+        raise UserError(f"{what} at step {step + first + 1}; {kept}; "
                         f"lower --config.optimizer.learning_rate or set --config.optimizer.grad_clip_norm")
       step += n
       train_time += seconds

@@ -46,7 +46,10 @@ def make_train_step(model, tx, *, loss_name: str, root_key, mesh, state_sharding
                               params=optax.apply_updates(state.params, param_updates),
                               batch_stats=updates.get("batch_stats", state.batch_stats),
                               opt_state=opt_state)
-    metrics = {"loss": loss, "grad_norm": optax.global_norm(grads)}
+    # The loss of step k is measured before its update, so an update that overflows the parameters
+    # shows only in the next loss; `finite` flags it at the step itself (one cheap reduction).
+    finite = jnp.all(jnp.array([jnp.isfinite(p).all() for p in jax.tree.leaves(new_state.params)]))
+    metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), "finite": finite}
     if loss_name == "cross_entropy":
       metrics["accuracy"] = jnp.mean(outputs.argmax(-1) == batch["y"])
     return new_state, metrics
