@@ -5,6 +5,7 @@ Bad input exits with code 2 and one line on stderr naming the fix.
 
 import argparse
 import json
+import logging
 import os
 import sys
 
@@ -113,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
   argv = sys.argv[1:] if argv is None else argv
+  # tfds and orbax log routine notices as absl WARNINGs; the CLI's own messages carry what matters.
+  # DLJAX_VERBOSE=1 shows them.
+  if not os.environ.get("DLJAX_VERBOSE"):
+    logging.getLogger("absl").setLevel(logging.ERROR)
   rest, overrides = _split_overrides(argv)
   try:
     args = build_parser().parse_args(rest)

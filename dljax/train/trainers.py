@@ -94,6 +94,8 @@ class SupervisedTrainer(Trainer):
     self.loss_name = "cross_entropy" if data.num_classes is not None else "mse"
     n_dev, n_proc = mesh.devices.size, jax.process_count()
     batch = config.batch_size
+    if batch < 1:
+      raise UserError(f"--config.batch_size={batch} must be >= 1")
     if batch % n_dev or batch % n_proc:
       raise UserError(f"--config.batch_size={batch} must be a multiple of the device count ({n_dev})")
     if batch > len(data.train_x):
