@@ -3,28 +3,62 @@
 from typing import Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
+from jax import lax
 
 from dljax.nn import activations
+
+
+def _crop_even(x):
+  n, h, w, c = x.shape
+  return x[:, : h // 2 * 2, : w // 2 * 2, :]
+
+
+def _window_corners(x):
+  """The four corners of every 2x2 window of an even-sized NHWC array, in row-major window order."""
+  return x[:, 0::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 0::2], x[:, 1::2, 1::2]
+
+
+def _max_pool_even_fwd(x):
+  a, b, c, d = _window_corners(x)
+  y = jnp.maximum(jnp.maximum(a, b), jnp.maximum(c, d))
+  # Position (0..3, row-major) of the first maximum of each window: select_and_scatter's choice.
+  first = jnp.where(a == y, 0, jnp.where(b == y, 1, jnp.where(c == y, 2, 3))).astype(jnp.int8)
+  return y, first
+
+
+def _max_pool_even_bwd(first, g):
+  n, h2, w2, c = g.shape
+  shape6 = (n, h2, 2, w2, 2, c)
+  position = 2 * lax.broadcasted_iota(jnp.int8, shape6, 2) + lax.broadcasted_iota(jnp.int8, shape6, 4)
+  dx = jnp.where(position == first[:, :, None, :, None, :], g[:, :, None, :, None, :], jnp.zeros((), g.dtype))
+  return (dx.reshape(n, 2 * h2, 2 * w2, c),)
+
+
+@jax.custom_vjp
+def _max_pool_even(x):
+  return _max_pool_even_fwd(x)[0]
+
+
+_max_pool_even.defvjp(_max_pool_even_fwd, _max_pool_even_bwd)
 
 
 def max_pool_2x2(x):
   """2x2 max pooling, stride 2, VALID (odd trailing rows/columns dropped), on NHWC.
 
-  Written as reshape + max instead of `lax.reduce_window`: the gradient of a plain reduction is
-  elementwise (mask of the maxima), whereas reduce_window's gradient is XLA's `select_and_scatter`,
-  which on CPU cost half of this CNN's training time (see benchmarks/cnn_throughput.py). The one
-  difference: when several inputs of a window tie for the max, the gradient is shared among them
-  (reduce_window gives it all to one); the pooled values are identical.
+  Values and gradient equal `flax.linen.max_pool(x, (2, 2), (2, 2))` exactly, ties included (the
+  whole gradient goes to the first maximum of a window in row-major order). Its gradient is XLA's
+  `select_and_scatter`, which on CPU cost half of this CNN's training time; here the forward pass
+  saves the int8 position of each window's maximum and the backward pass is one elementwise select
+  writing the input-sized gradient (see benchmarks/cnn_throughput.py).
   """
-  n, h, w, c = x.shape
-  x = x[:, : h // 2 * 2, : w // 2 * 2, :]
-  return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+  return _max_pool_even(_crop_even(x))
 
 
 def avg_pool_2x2(x):
+  x = _crop_even(x)
   n, h, w, c = x.shape
-  x = x[:, : h // 2 * 2, : w // 2 * 2, :]
   return x.reshape(n, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
 
 

@@ -9,9 +9,11 @@ metrics, signals and the summary. Three shapes fit this interface:
 """
 
 import abc
+import functools
 import math
 from typing import Any
 
+import flax.struct
 import grain
 import jax
 import jax.numpy as jnp
@@ -174,3 +176,73 @@ class SupervisedTrainer(Trainer):
       sums = self._eval_step(state, parallel.to_global_batch(self.mesh, batch))
       total = sums if total is None else jax.tree.map(jnp.add, total, sums)
     return supervised.metrics_from_sums(self.loss_name, jax.device_get(total))
+
+
+class FitState(flax.struct.PyTreeNode):
+  step: jnp.ndarray
+  params: Any
+
+
+@register_trainer("classic")
+class ClassicTrainer(Trainer):
+  """A classical learner (`dljax.classic.<learner>`) fitted in one compiled call: one step."""
+
+  loss_metric = "train_error"
+
+  def __init__(self, config, mesh, key):
+    from dljax import classic
+    self.config, self.mesh, self._key = config, mesh, key
+    self.learner = classic.get_learner(config.learner)
+    data = sources.load_dataset(config.data.source, max_train=config.data.max_train,
+                                max_test=config.data.max_test)
+    x_train = data.train_x.reshape(len(data.train_x), -1)
+    x_test = data.test_x.reshape(len(data.test_x), -1)
+    if config.data.standardize:  # train statistics only; constant features left unscaled
+      mean, std = x_train.mean(0), x_train.std(0)
+      std = np.where(std > 0, std, 1.0)
+      x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
+    self.x_train, self.x_test = x_train.astype(np.float32), x_test.astype(np.float32)
+    self.y_train, self.y_test = data.train_y, data.test_y
+    self.classification = self.learner.TASK == "classification"
+    if self.classification != (data.num_classes is not None):
+      kind = "class labels" if data.num_classes is not None else "real-valued targets"
+      raise UserError(f"learner {config.learner!r} is for {self.learner.TASK} but {config.data.source} has {kind}; "
+                      "pick a matching --config.learner or --config.data.source")
+    hyper = config.model.to_dict()
+    if self.classification:
+      hyper["num_classes"] = data.num_classes
+    self.learner_config = self.learner.default_config(**hyper)
+    self.learner.check_inputs(self.x_train, self.y_train, self.learner_config)
+    self.num_steps, self.examples_per_step = 1, len(self.x_train)
+    self._fit = jax.jit(functools.partial(self.learner.fit, config=self.learner_config))
+    self._predict = jax.jit(self.learner.predict)
+
+  def init_state(self) -> FitState:
+    abstract = jax.eval_shape(self._fit, self._key, self.x_train, self.y_train)
+    state = FitState(step=jnp.int32(0), params=jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), abstract))
+    return parallel.replicate(self.mesh, state)
+
+  def _error(self, params, x, y):
+    prediction = self._predict(params, x)
+    if self.classification:
+      return jnp.mean(prediction != y)
+    return jnp.mean((prediction - y) ** 2)
+
+  def train(self, state, num_steps):
+    del num_steps  # the whole fit is one step
+    params = self._fit(self._key, self.x_train, self.y_train)
+    error = self._error(params, self.x_train, self.y_train)
+    return parallel.replicate(self.mesh, FitState(step=state.step + 1, params=params)), {"train_error": error[None]}
+
+  def evaluate(self, state) -> dict[str, float]:
+    prediction = np.asarray(self._predict(state.params, self.x_test))
+    if self.classification:
+      metrics = {"accuracy": float(np.mean(prediction == self.y_test))}
+      if hasattr(self.learner, "predict_proba"):
+        proba = np.asarray(jax.jit(self.learner.predict_proba)(state.params, self.x_test), np.float64)
+        picked = np.clip(proba[np.arange(len(self.y_test)), self.y_test], 1e-12, 1.0)
+        metrics["loss"] = float(-np.mean(np.log(picked)))
+      return metrics
+    residual = float(np.sum((prediction - self.y_test) ** 2))
+    total = float(np.sum((self.y_test - self.y_test.mean()) ** 2))
+    return {"mse": residual / len(self.y_test), "r2": 1.0 - residual / total}

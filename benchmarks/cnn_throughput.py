@@ -1,0 +1,229 @@
+"""Training throughput of `fashion_mnist_cnn` against PyTorch and against this machine's matmul peak.
+
+Measured in ONE run, with the timed windows of every contender interleaved (round robin), so a
+slow-down caused by other processes on the machine hits all of them alike:
+  * dljax: the real train step, built as SupervisedTrainer builds it (`make_train_step` with the
+    experiment's model, optimizer, mesh, replicated state and flip + crop augmentation), max pool;
+    and the same step with average pooling, for reference;
+  * PyTorch (the `bench` extra): the same architecture, batch, AdamW, augmentation, max pooling;
+  * a 4096x4096 float32 `jnp.dot` under jit: the achievable FLOP/s of these cores.
+Inputs are random but fixed: a step's cost does not depend on the input values.
+
+Run:  python benchmarks/cnn_throughput.py            (add --skip-torch without the bench extra)
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dljax import parallel, registry
+from dljax.nn import CNN
+from dljax.nn.cnn import conv_flops_per_example
+from dljax.train import optim, step as step_lib
+from dljax.train.state import TrainState
+
+EXPERIMENT = "fashion_mnist_cnn"
+IMAGE_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+
+
+def _inputs(batch):
+  rng = np.random.RandomState(0)
+  x = (rng.randint(0, 256, (batch, *IMAGE_SHAPE)) / 255.0).astype(np.float32)
+  y = rng.randint(0, NUM_CLASSES, (batch,)).astype(np.int32)
+  return x, y
+
+
+def dljax_runner(config, pool, batch):
+  """The experiment's train step (as SupervisedTrainer.init_state builds it) as a `run(n)` closure."""
+  model_cfg = config.model.to_dict()
+  model_cfg.pop("name")
+  model_cfg["pool"] = pool
+  model = CNN(num_outputs=NUM_CLASSES, **model_cfg)
+  tx = optim.make_optimizer(config.optimizer, total_steps=100_000)
+  mesh = parallel.make_mesh()
+  init_key, step_key = jax.random.split(jax.random.key(config.seed))
+  x, y = _inputs(batch)
+
+  def init():
+    variables = model.init({"params": init_key, "dropout": init_key}, jnp.asarray(x[:1]), train=False)
+    params = variables["params"]
+    return TrainState(step=jnp.int32(0), params=params, batch_stats=variables.get("batch_stats", {}),
+                      opt_state=tx.init(params))
+
+  state_sharding = jax.tree.map(lambda _: parallel.replicated(mesh), jax.eval_shape(init))
+  state = jax.jit(init, out_shardings=state_sharding)()
+  train_step = step_lib.make_train_step(
+      model, tx, loss_name="cross_entropy", root_key=step_key, mesh=mesh, state_sharding=state_sharding,
+      flip=config.data.augment_flip, crop_padding=config.data.augment_crop_padding)
+  batch_arrays = parallel.to_global_batch(mesh, {"x": x, "y": y})
+  compiled = train_step.lower(state, batch_arrays).compile()
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  xla_flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
+  holder = {"state": state}
+
+  def run(n):
+    s = holder["state"]
+    for _ in range(n):
+      s, _ = compiled(s, batch_arrays)
+    jax.block_until_ready(s)
+    holder["state"] = s
+
+  model_flops = 3 * conv_flops_per_example(model, IMAGE_SHAPE) * batch
+  return run, model_flops, xla_flops
+
+
+def torch_runner(config, batch):
+  """The same network, optimizer and augmentation in PyTorch (NCHW, its default CPU layout)."""
+  import torch
+  from torch import nn
+
+  torch.manual_seed(0)
+  torch.set_num_threads(os.cpu_count())
+  layers, cin = [], IMAGE_SHAPE[-1]
+  model_cfg = config.model
+  for features in model_cfg.conv_features:
+    layers += [nn.Conv2d(cin, features, 3, padding=1, bias=False),
+               nn.BatchNorm2d(features, momentum=0.1),  # torch momentum 0.1 == flax momentum 0.9
+               nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(model_cfg.conv_dropout)]
+    cin = features
+  layers.append(nn.Flatten())
+  width = cin * (IMAGE_SHAPE[0] // 8) ** 2
+  for d in model_cfg.dense:
+    layers += [nn.Linear(width, d), nn.ReLU(), nn.Dropout(model_cfg.dense_dropout)]
+    width = d
+  layers.append(nn.Linear(width, NUM_CLASSES))
+  net = nn.Sequential(*layers)
+  net.train()
+  opt_cfg = config.optimizer
+  opt = torch.optim.AdamW(net.parameters(), lr=opt_cfg.learning_rate, weight_decay=opt_cfg.weight_decay)
+  x, y = _inputs(batch)
+  x = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+  y = torch.from_numpy(y).long()
+  p = config.data.augment_crop_padding
+  h, w = IMAGE_SHAPE[:2]
+  rows = torch.arange(h).view(1, h, 1)
+  cols = torch.arange(w).view(1, 1, w)
+  loss_fn = nn.CrossEntropyLoss()
+
+  def step():
+    xb = torch.where(torch.rand(batch, 1, 1, 1) < 0.5, x.flip(3), x)  # random horizontal flip
+    padded = nn.functional.pad(xb, (p, p, p, p))
+    off = torch.randint(0, 2 * p + 1, (batch, 2))  # per-example random crop, as dljax does
+    r = (rows + off[:, 0].view(-1, 1, 1)).unsqueeze(1).expand(batch, 1, h, w + 2 * p)
+    c = (cols + off[:, 1].view(-1, 1, 1)).unsqueeze(1).expand(batch, 1, h, w)
+    xb = padded.gather(2, r).gather(3, c)
+    opt.zero_grad(set_to_none=True)
+    loss = loss_fn(net(xb), y)
+    loss.backward()
+    opt.step()
+
+  def run(n):
+    for _ in range(n):
+      step()
+
+  return run
+
+
+def dot_runner(n=4096):
+  a = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+  b = jax.random.normal(jax.random.key(2), (n, n), jnp.float32)
+  f = jax.jit(jnp.dot).lower(a, b).compile()
+
+  def run(k):
+    for _ in range(k):
+      out = f(a, b)
+    out.block_until_ready()
+
+  return run, 2 * n ** 3
+
+
+def _cpu_ticks():
+  with open("/proc/stat") as fh:
+    fields = [int(v) for v in fh.readline().split()[1:]]
+  return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--steps", type=int, default=20, help="train steps per timed window")
+  parser.add_argument("--windows", type=int, default=7, help="timed windows per contender (median reported)")
+  parser.add_argument("--warmup", type=int, default=5, help="untimed steps per contender first")
+  parser.add_argument("--batch", type=int, default=None, help="default: the experiment's batch size")
+  parser.add_argument("--skip-torch", action="store_true", help="do not measure PyTorch")
+  parser.add_argument("--torch-omp-passive", action="store_true",
+                      help="OMP_WAIT_POLICY=PASSIVE for PyTorch: its spinning OpenMP threads collapse "
+                           "(about 4x slower) when other processes share the cores; use it on a busy machine")
+  args = parser.parse_args(argv)
+
+  config = registry.get_config(EXPERIMENT)
+  batch = args.batch or config.batch_size
+  print(f"# {EXPERIMENT}: batch {batch}, {config.optimizer.name}, flip={config.data.augment_flip}, "
+        f"crop_padding={config.data.augment_crop_padding}, float32, jax {jax.__version__} on "
+        f"{jax.device_count()} {jax.devices()[0].platform} device(s), {os.cpu_count()} cores")
+  print("# inputs: random but fixed uint8-valued images / 255; input values do not change a step's cost")
+
+  max_run, model_flops, xla_flops = dljax_runner(config, "max", batch)
+  avg_run, _, _ = dljax_runner(config, "avg", batch)
+  dot_run, dot_flops = dot_runner()
+  contenders = {"dljax (max pool)": (max_run, batch, args.steps),
+                "dljax (avg pool, reference)": (avg_run, batch, args.steps)}
+  if not args.skip_torch:
+    if args.torch_omp_passive:
+      os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # read by libgomp when torch is first imported
+    import torch
+    contenders[f"PyTorch {torch.__version__} (max pool)"] = (torch_runner(config, batch), batch, args.steps)
+  contenders["jnp.dot 4096x4096 f32"] = (dot_run, 1, max(1, args.steps // 10))
+
+  for run, _, _ in contenders.values():
+    run(args.warmup)
+  rates = {name: [] for name in contenders}  # items/s: images for training, dots for the matmul
+  total0, idle0 = _cpu_ticks()
+  own0 = time.process_time()
+  for _ in range(args.windows):
+    for name, (run, per_call, n) in contenders.items():
+      t = time.perf_counter()
+      run(n)
+      rates[name].append(n * per_call / (time.perf_counter() - t))
+  total1, idle1 = _cpu_ticks()
+  busy = (total1 - total0) - (idle1 - idle0)
+  ticks = os.sysconf("SC_CLK_TCK")
+  others = max(0.0, busy / ticks - (time.process_time() - own0)) / ((total1 - total0) / ticks)
+
+  med = {name: float(np.median(v)) for name, v in rates.items()}
+  peak = med["jnp.dot 4096x4096 f32"] * dot_flops
+  ours = med["dljax (max pool)"]
+  print()
+  print("| contender | images/s (median) | spread (min-max) | GFLOP/step (model) | achieved GFLOP/s | of jnp.dot peak |")
+  print("|---|---|---|---|---|---|")
+  for name, r in med.items():
+    lo, hi = min(rates[name]), max(rates[name])
+    if name.startswith("jnp.dot"):
+      print(f"| {name} | - | - | {dot_flops / 1e9:.1f} per dot | {peak / 1e9:.0f} | 100% |")
+      continue
+    achieved = r / batch * model_flops
+    print(f"| {name} | {r:.0f} | {lo:.0f}-{hi:.0f} | {model_flops / 1e9:.2f} | {achieved / 1e9:.0f} | "
+          f"{achieved / peak:.0%} |")
+  print()
+  print(f"model FLOPs per train step: {model_flops / 1e9:.2f} G (conv_flops_per_example x 3 for fwd+bwd "
+        f"x batch {batch}); XLA cost_analysis of the compiled step: {xla_flops / 1e9:.2f} G")
+  torch_names = [n for n in med if n.startswith("PyTorch")]
+  if torch_names:
+    print(f"ratio dljax / PyTorch (max pool): {ours / med[torch_names[0]]:.2f}")
+  print(f"ratio dljax max pool / avg pool: {ours / med['dljax (avg pool, reference)']:.2f}")
+  print(f"other processes used {others:.0%} of the machine's CPU during the timed windows "
+        "(all contenders interleaved, so ratios are fairer than absolute numbers)")
+  if torch_names and others > 0.1 and not args.torch_omp_passive:
+    print("warning: the machine is shared and PyTorch's OpenMP threads spin; rerun with --torch-omp-passive "
+          "(or on an idle machine) before trusting the PyTorch ratio")
+  print(f"reproduce: python benchmarks/cnn_throughput.py {' '.join(sys.argv[1:] if argv is None else argv)}".rstrip())
+
+
+if __name__ == "__main__":
+  main()
