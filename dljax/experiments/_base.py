@@ -37,3 +37,22 @@ def supervised_config(*, source: str, model: dict, batch_size: int, num_epochs: 
   c.checkpoint_every_steps = 500
   c.keep_checkpoints = 3
   return c
+
+
+def classic_config(*, source: str, learner: str, model: dict, standardize: bool) -> ml_collections.ConfigDict:
+  """A classical learner (`dljax.classic.<learner>`) fitted once: `model` holds its hyper-parameters."""
+  c = ml_collections.ConfigDict()
+  c.trainer = "classic"
+  c.seed = 0
+  c.learner = learner
+  c.data = ml_collections.ConfigDict()
+  c.data.source = source
+  c.data.max_train = ml_collections.FieldReference(None, field_type=int)
+  c.data.max_test = ml_collections.FieldReference(None, field_type=int)
+  c.data.standardize = standardize  # x -> (x - mean) / std with training-set statistics
+  c.model = ml_collections.ConfigDict(model)
+  c.log_every_steps = 1
+  c.eval_every_steps = 0
+  c.checkpoint_every_steps = 1
+  c.keep_checkpoints = 1
+  return c

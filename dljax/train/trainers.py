@@ -9,6 +9,7 @@ metrics, signals and the summary. Three shapes fit this interface:
 """
 
 import abc
+import ast
 import functools
 import math
 from typing import Any
@@ -178,6 +179,18 @@ class SupervisedTrainer(Trainer):
     return supervised.metrics_from_sums(self.loss_name, jax.device_get(total))
 
 
+def _number_or_text(value):
+  """Hyper-parameters like gamma ('scale' or 0.01) or max_features ('sqrt' or 0.5) are typed as text in
+  the config; a number given on the command line arrives as text and is turned back into one."""
+  if isinstance(value, str):
+    try:
+      parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+      return value
+    return parsed if isinstance(parsed, (int, float)) or parsed is None else value
+  return value
+
+
 class FitState(flax.struct.PyTreeNode):
   step: jnp.ndarray
   params: Any
@@ -203,12 +216,13 @@ class ClassicTrainer(Trainer):
       x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     self.x_train, self.x_test = x_train.astype(np.float32), x_test.astype(np.float32)
     self.y_train, self.y_test = data.train_y, data.test_y
-    self.classification = self.learner.TASK == "classification"
+    hyper = {k: _number_or_text(v) for k, v in config.model.to_dict().items()}
+    task = hyper.get("task") or self.learner.TASK
+    self.classification = task == "classification"
     if self.classification != (data.num_classes is not None):
       kind = "class labels" if data.num_classes is not None else "real-valued targets"
-      raise UserError(f"learner {config.learner!r} is for {self.learner.TASK} but {config.data.source} has {kind}; "
-                      "pick a matching --config.learner or --config.data.source")
-    hyper = config.model.to_dict()
+      raise UserError(f"learner {config.learner!r} is set for {task} but {config.data.source} has {kind}; "
+                      "pick a matching --config.learner, --config.model.task or --config.data.source")
     if self.classification:
       hyper["num_classes"] = data.num_classes
     self.learner_config = self.learner.default_config(**hyper)
