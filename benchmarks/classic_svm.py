@@ -1,0 +1,117 @@
+"""Kernel machines (dljax.classic.svm / svr) against scikit-learn's SVC / SVR: quality and fit time.
+
+Measured in ONE run, on the same data with the same hyper-parameters (libsvm's tol=1e-3 on both sides):
+  * digits, RBF SVC, gamma='scale': C=1 (SVC's default) and C=10; x = pixels/16, test accuracy;
+  * breast_cancer, linear SVC, C=1; x standardised with train statistics, test accuracy;
+  * diabetes SVR, linear (C=1, epsilon=0.1) and RBF (C=100, epsilon=10); x standardised, raw targets, test R².
+Fit times: dljax's first call (compile + fit) is `compile_s`; `dljax_fit_s` is the median of later calls
+(`block_until_ready`), `sklearn_fit_s` the median of as many `.fit` calls, interleaved round robin with
+dljax's so a slow-down from other processes on the machine hits both alike. time_ratio = dljax / sklearn.
+
+Run:  python benchmarks/classic_svm.py            (add --repeats N; default 7)
+"""
+
+import argparse
+import functools
+import os
+import statistics
+import sys
+import time
+
+import jax
+import numpy as np
+from sklearn import svm as sk_svm
+from sklearn.metrics import r2_score
+
+from dljax.classic import svm, svr
+from dljax.data.sources import load_dataset
+
+REPRODUCE = "python benchmarks/classic_svm.py"
+
+
+def _arrays(name, standardise):
+  data = load_dataset(name)
+  x_train = data.train_x.reshape(len(data.train_x), -1)
+  x_test = data.test_x.reshape(len(data.test_x), -1)
+  if standardise:  # train statistics only
+    mean, std = x_train.mean(0), x_train.std(0)
+    std = np.where(std > 0, std, 1.0)
+    x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
+  return x_train.astype(np.float32), data.train_y, x_test.astype(np.float32), data.test_y, data.num_classes
+
+
+def _timed(fn):
+  start = time.perf_counter()
+  out = fn()
+  return out, time.perf_counter() - start
+
+
+def _row(learner, dataset, module, config, make_reference, repeats, standardise):
+  x, y, x_test, y_test, num_classes = _arrays(dataset, standardise)
+  if module is svm:
+    config = svm.default_config(num_classes=num_classes, **config)
+  else:
+    config = svr.default_config(**config)
+  module.check_inputs(x, y, config)
+  fit = jax.jit(functools.partial(module.fit, config=config))
+  key = jax.random.key(0)
+  params, compile_s = _timed(lambda: jax.block_until_ready(fit(key, x, y)))
+  ours_times, ref_times = [], []
+  for _ in range(repeats):  # round robin: load from other processes hits both sides alike
+    params, seconds = _timed(lambda: jax.block_until_ready(fit(key, x, y)))
+    ours_times.append(seconds)
+    reference, seconds = _timed(lambda: make_reference(config).fit(x, y))
+    ref_times.append(seconds)
+  prediction = np.asarray(jax.jit(module.predict)(params, x_test))
+  if module is svm:
+    metric, ours, ref = "accuracy", float(np.mean(prediction == y_test)), float(reference.score(x_test, y_test))
+  else:
+    metric, ours, ref = "r2", float(r2_score(y_test, prediction)), float(r2_score(y_test, reference.predict(x_test)))
+  ours_s, ref_s = statistics.median(ours_times), statistics.median(ref_times)
+  return {"learner": learner, "dataset": dataset, "metric": metric, "dljax": ours, "sklearn": ref,
+          "quality_diff": ours - ref, "dljax_fit_s": ours_s, "sklearn_fit_s": ref_s, "time_ratio": ours_s / ref_s,
+          "compile_s": compile_s}
+
+
+def _svc(config):
+  return sk_svm.SVC(C=config.C, kernel=config.kernel, gamma=config.gamma, tol=config.tol)
+
+
+def _svr(config):
+  return sk_svm.SVR(C=config.C, kernel=config.kernel, gamma=config.gamma, epsilon=config.epsilon, tol=config.tol)
+
+
+def rows(repeats: int = 7) -> list[dict]:
+  """One dict per (learner, dataset): quality and fit seconds of dljax and scikit-learn, measured now."""
+  return [
+      _row("svm rbf C=1", "digits", svm, {"kernel": "rbf", "C": 1.0}, _svc, repeats, standardise=False),
+      _row("svm rbf C=10", "digits", svm, {"kernel": "rbf", "C": 10.0}, _svc, repeats, standardise=False),
+      _row("svm linear C=1", "breast_cancer", svm, {"kernel": "linear", "C": 1.0}, _svc, repeats, standardise=True),
+      _row("svr linear C=1 eps=0.1", "diabetes", svr, {"kernel": "linear", "C": 1.0, "epsilon": 0.1}, _svr,
+           repeats, standardise=True),
+      _row("svr rbf C=100 eps=10", "diabetes", svr, {"kernel": "rbf", "C": 100.0, "epsilon": 10.0}, _svr,
+           repeats, standardise=True),
+  ]
+
+
+def markdown(table: list[dict]) -> str:
+  lines = ["| learner | dataset | metric | dljax | sklearn | diff | dljax fit s | sklearn fit s | ratio | compile s |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+  for r in table:
+    lines.append(f"| {r['learner']} | {r['dataset']} | {r['metric']} | {r['dljax']:.4f} | {r['sklearn']:.4f} | "
+                 f"{r['quality_diff']:+.4f} | {r['dljax_fit_s']:.4f} | {r['sklearn_fit_s']:.4f} | "
+                 f"{r['time_ratio']:.2f} | {r['compile_s']:.2f} |")
+  return "\n".join(lines)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--repeats", type=int, default=7, help="timed fits per side (median reported)")
+  args = parser.parse_args(argv)
+  print(markdown(rows(args.repeats)))
+  print(f"\njax {jax.__version__} on {jax.default_backend()} ({os.cpu_count()} CPU cores visible); "
+        f"reproduce: {REPRODUCE} --repeats {args.repeats}")
+
+
+if __name__ == "__main__":
+  sys.exit(main())
