@@ -42,8 +42,8 @@ def digits_tree():
   Run: dljax run digits_tree --workdir /tmp/digits_tree
   Result: RESULT_digits_tree
   """
-  return classic_config(source="digits", learner="tree", model={"criterion": "gini", "max_depth": 12},
-                        standardize=False)
+  return classic_config(source="digits", learner="tree",
+                        model={"task": "classification", "criterion": "gini", "max_depth": 12}, standardize=False)
 
 
 @_exp("digits_forest", "digits", "random forest, 100 trees, sqrt features per split, bootstrap")
@@ -54,7 +54,8 @@ def digits_forest():
   Result: RESULT_digits_forest
   """
   return classic_config(source="digits", learner="forest",
-                        model={"n_estimators": 100, "max_features": "sqrt", "max_depth": 12}, standardize=False)
+                        model={"task": "classification", "n_estimators": 100, "max_features": "sqrt",
+                               "max_depth": 12}, standardize=False)
 
 
 @_exp("breast_cancer_logreg", "breast_cancer", "binary logistic regression (C=1), standardised features")
@@ -86,7 +87,8 @@ def breast_cancer_forest():
   Result: RESULT_breast_cancer_forest
   """
   return classic_config(source="breast_cancer", learner="forest",
-                        model={"n_estimators": 100, "max_features": "sqrt", "max_depth": 12}, standardize=False)
+                        model={"task": "classification", "n_estimators": 100, "max_features": "sqrt",
+                               "max_depth": 12}, standardize=False)
 
 
 @_exp("diabetes_linear", "diabetes", "ordinary least squares (closed form)")

@@ -217,7 +217,7 @@ class ClassicTrainer(Trainer):
     self.x_train, self.x_test = x_train.astype(np.float32), x_test.astype(np.float32)
     self.y_train, self.y_test = data.train_y, data.test_y
     hyper = {k: _number_or_text(v) for k, v in config.model.to_dict().items()}
-    task = hyper.get("task") or self.learner.TASK
+    task = hyper.get("task") or self.learner.TASK  # trees and forests do both: config.model.task
     self.classification = task == "classification"
     if self.classification != (data.num_classes is not None):
       kind = "class labels" if data.num_classes is not None else "real-valued targets"

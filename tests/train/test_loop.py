@@ -40,7 +40,8 @@ def _train_records(workdir: str):
   return [{k: v for k, v in r.items() if k != "time"} for r in lines]
 
 
-@pytest.mark.parametrize("name", [e.name for e in registry.all_experiments() if e.kind == "supervised"])
+@pytest.mark.parametrize("name", [e.name for e in registry.all_experiments()
+                                  if registry.get_config(e.name).trainer == "supervised"])
 def test_every_experiment_trains_and_writes_its_workdir(name, tmp_path):
   summary = loop.train_and_evaluate(tiny_config(name), str(tmp_path))
   assert summary["status"] == "done" and summary["steps"] == 2
