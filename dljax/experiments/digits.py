@@ -10,7 +10,8 @@ def digits_logreg():
   """Logistic regression trained by minibatch Adam with L2.
 
   Run: dljax run digits_logreg --workdir /tmp/digits_logreg
-  Result: RESULT_digits_logreg
+  Result: test accuracy 0.9733 (loss 0.111), 60 epochs / 1,260 steps, 18 s wall
+  (9 s training) on 2 CPU cores, no accelerator (2026-11-25, cores shared with other jobs).
   """
   c = supervised_config(source="digits", model={"name": "logreg"}, batch_size=64, num_epochs=60,
                         learning_rate=0.03, schedule="cosine")
@@ -24,7 +25,8 @@ def digits_mlp():
   """Two hidden layers (256, 128), ReLU, dropout 0.2.
 
   Run: dljax run digits_mlp --workdir /tmp/digits_mlp
-  Result: RESULT_digits_mlp
+  Result: test accuracy 0.9800 (loss 0.073), 60 epochs / 1,260 steps, 35 s wall
+  (17 s training) on 2 CPU cores, no accelerator (2026-11-25, cores shared with other jobs).
   """
   return supervised_config(source="digits",
                            model={"name": "mlp", "hidden": (256, 128), "activation": "relu", "dropout": 0.2},
@@ -37,7 +39,8 @@ def digits_cnn():
   """Two conv blocks (32, 64) with batch norm, max pooling and dropout, then FC 128.
 
   Run: dljax run digits_cnn --workdir /tmp/digits_cnn
-  Result: RESULT_digits_cnn
+  Result: test accuracy 0.9956 (loss 0.020), 40 epochs / 840 steps, 20 s wall
+  (10.6 s training) on 2 CPU cores, no accelerator (2026-11-25, cores shared with other jobs).
   """
   c = supervised_config(source="digits",
                         model={"name": "cnn", "conv_features": (32, 64), "dense": (128,), "pool": "max",

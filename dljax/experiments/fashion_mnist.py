@@ -13,7 +13,8 @@ def fashion_mnist_mlp():
   """Two hidden layers (512, 256), ReLU, dropout 0.2, AdamW with cosine decay.
 
   Run: dljax run fashion_mnist_mlp --workdir /tmp/fashion_mnist_mlp
-  Result: RESULT_fashion_mnist_mlp
+  Result: test accuracy 0.9048 (loss 0.308), 30 epochs / 14,040 steps, 151 s of
+  training on 2 CPU cores, no accelerator (2026-11-25, cores shared with other jobs).
   """
   c = supervised_config(source="fashion_mnist",
                         model={"name": "mlp", "hidden": (512, 256), "activation": "relu", "dropout": 0.2},
@@ -31,7 +32,11 @@ def fashion_mnist_cnn_notebook():
   without augmentation, with dropout off and BatchNorm running averages.
 
   Run: dljax run fashion_mnist_cnn_notebook --workdir /tmp/fashion_mnist_cnn_notebook
-  Result: RESULT_fashion_mnist_cnn_notebook
+  Result: test accuracy 0.9022 (loss 0.262), 20 epochs / 9,360 steps, 1,779 s of
+  training at 680 images/s on 2 CPU cores shared with 3-4 other jobs (2026-11-25). For comparison:
+  a faithful PyTorch re-run of the notebook gave 0.893 scored correctly, 0.861 scored the notebook's
+  way (dropout on, augmented test images); the notebook printed 0.866. (Measured before the
+  custom-VJP max pool landed: same pooled values, gradients then split among tied maxima.)
   """
   c = supervised_config(source="fashion_mnist", model=NOTEBOOK_CNN, batch_size=128, num_epochs=20,
                         learning_rate=1e-3)
