@@ -27,7 +27,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from dljax.classic import tree as tree_lib

@@ -27,9 +27,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 import optax
 
+from dljax.classic import validate
 from dljax.errors import UserError
 
 TASK = "regression"
@@ -52,43 +52,16 @@ def default_config(**overrides) -> ml_collections.FrozenConfigDict:
   c.learning_rate = 0.05   # gd: Adam's peak step, cosine-decayed to 0
   c.num_epochs = 500       # gd: passes over the data
   c.batch_size = 0         # gd: rows per step; 0 = the full batch
-  return frozen_config(c, overrides, "linear")
+  return validate.typed_config(c, overrides, "linear")
 
 
-def frozen_config(c: ml_collections.ConfigDict, overrides: dict, name: str) -> ml_collections.FrozenConfigDict:
-  c.lock()  # an unknown or mistyped name is the user's error, not a silent new field
-  try:
-    c.update(overrides)
-  except (KeyError, AttributeError, TypeError) as e:
-    raise UserError(f"{name} config: {' '.join(str(e).split())[:200]}; known fields: "
-                    f"{', '.join(c.keys())}") from e
-  return ml_collections.FrozenConfigDict(c)
 
 
 def check_inputs(x, y, config) -> None:
   """Raises UserError (one line, naming the fix) when `fit(key, x, y, config)` would be meaningless."""
-  x, y = np.asarray(x), np.asarray(y)
-  check_x(x)
-  if y.ndim != 1:
-    raise UserError(f"y has shape {y.shape}; give one float target per row, shape (N,)")
-  if len(y) != len(x):
-    raise UserError(f"x has {len(x)} rows but y has {len(y)}; give x and y the same number of rows")
-  if y.dtype.kind not in "biuf" or not np.isfinite(y).all():
-    raise UserError("y holds NaN, inf or non-numbers; drop or impute those rows before fitting")
+  validate.check_xy(x, y)
+  validate.check_real_targets(y)
   check_config(config, num_rows=len(x))
-
-
-def check_x(x) -> None:
-  """The checks on x alone (also what `predict` expects): a finite, numeric, non-empty (N, D) array."""
-  x = np.asarray(x)
-  if x.ndim != 2:
-    raise UserError(f"x has shape {x.shape}; give a 2-D (N, D) array (flatten images: x.reshape(len(x), -1))")
-  if x.shape[0] == 0 or x.shape[1] == 0:
-    raise UserError(f"x has shape {x.shape}; give at least one row and one feature")
-  if x.dtype.kind not in "biuf":
-    raise UserError(f"x has dtype {x.dtype}; give numbers (cast to float32)")
-  if not np.isfinite(x).all():
-    raise UserError("x holds NaN or inf; drop or impute those values before fitting")
 
 
 def check_config(config, *, num_rows: int) -> None:

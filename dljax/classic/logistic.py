@@ -35,8 +35,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
+from dljax.classic import validate
 from dljax.errors import UserError
 
 TASK = "classification"
@@ -65,41 +65,13 @@ def default_config(**overrides) -> ml_collections.FrozenConfigDict:
   c.solver = "auto"        # newton-cholesky | newton-cg | auto: Cholesky up to 256 parameters, else CG
   c.max_iter = 50          # Newton steps; ~10 usually suffice
   c.tol = 1e-8             # stop when max|∇f|/(C·N) ≤ tol (or when steps stall at float32 rounding)
-  c.lock()  # an unknown or mistyped name is the user's error, not a silent new field
-  try:
-    c.update(overrides)
-  except (KeyError, AttributeError, TypeError) as e:
-    raise UserError(f"logistic config: {' '.join(str(e).split())[:200]}; known fields: "
-                    f"{', '.join(c.keys())}") from e
-  return ml_collections.FrozenConfigDict(c)
+  return validate.typed_config(c, overrides, "logistic")
 
 
 def check_inputs(x, y, config) -> None:
   """Raises UserError (one line, naming the fix) when `fit(key, x, y, config)` would be meaningless."""
-  x, y = np.asarray(x), np.asarray(y)
-  if x.ndim != 2:
-    raise UserError(f"x has shape {x.shape}; give a 2-D (N, D) array (flatten images: x.reshape(len(x), -1))")
-  if x.shape[0] == 0 or x.shape[1] == 0:
-    raise UserError(f"x has shape {x.shape}; give at least one row and one feature")
-  if x.dtype.kind not in "biuf":
-    raise UserError(f"x has dtype {x.dtype}; give numbers (cast to float32)")
-  if not np.isfinite(x).all():
-    raise UserError("x holds NaN or inf; drop or impute those values before fitting")
-  if y.ndim != 1:
-    raise UserError(f"y has shape {y.shape}; give one integer label per row, shape (N,)")
-  if len(y) != len(x):
-    raise UserError(f"x has {len(x)} rows but y has {len(y)}; give x and y the same number of rows")
-  if y.dtype.kind not in "biu":
-    raise UserError(f"y has dtype {y.dtype}; give integer labels 0..K-1 "
-                    "(renumber with numpy.unique(y, return_inverse=True))")
-  k = config.num_classes
-  if k < 2:
-    raise UserError(f"num_classes={k}: a classifier needs at least 2 classes")
-  if y.min() < 0 or y.max() >= k:
-    raise UserError(f"labels run {y.min()}..{y.max()} but num_classes={k}; give labels 0..K-1 and "
-                    f"num_classes=K (here num_classes={max(int(y.max()) + 1, 2)} if the labels are right)")
-  if len(np.unique(y)) < 2:
-    raise UserError(f"y holds a single class ({y[0]}); give examples of at least two classes")
+  validate.check_xy(x, y)
+  validate.check_labels(y, config.num_classes)
   if not config.C > 0:  # `not >` also catches NaN
     raise UserError(f"C={config.C}: the inverse regularisation strength must be > 0 (e.g. 1.0)")
   if config.solver not in SOLVERS:

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from dljax.classic import linear
+from dljax.classic import linear, validate
 from dljax.errors import UserError
 
 TASK = "regression"
@@ -42,7 +42,7 @@ def default_config(**overrides) -> ml_collections.FrozenConfigDict:
   c = ml_collections.ConfigDict(linear.default_config().as_configdict().to_dict())
   c.degree = 2
   c.interaction_only = False  # only products of distinct inputs (no x_i², x_i²·x_j, ...)
-  return linear.frozen_config(c, overrides, "polynomial")
+  return validate.typed_config(c, overrides, "polynomial")
 
 
 def num_features(num_inputs: int, degree: int, interaction_only: bool = False) -> int:

@@ -44,7 +44,7 @@ import ml_collections
 import numpy as np
 from jax import lax
 
-from dljax.classic import kernels
+from dljax.classic import kernels, validate
 from dljax.errors import UserError
 
 TASK = "classification"
@@ -59,13 +59,9 @@ def default_config(**overrides) -> ml_collections.FrozenConfigDict:
 
   gamma may be 'scale', 'auto' or a positive number (hence a dict built whole, not field-typed updates).
   """
-  return make_config(_DEFAULTS, overrides, "SVM")
+  return validate.merge_config(_DEFAULTS, overrides, "SVM")
 
 
-def make_config(defaults: dict, overrides: dict, name: str) -> ml_collections.FrozenConfigDict:
-  if unknown := sorted(set(overrides) - set(defaults)):
-    raise UserError(f"unknown {name} hyper-parameter(s) {', '.join(unknown)}: use {', '.join(defaults)}")
-  return ml_collections.FrozenConfigDict({**defaults, **overrides})
 
 
 def check_config(config) -> None:
@@ -79,35 +75,13 @@ def check_config(config) -> None:
   kernels.check_kernel_config(config)
 
 
-def check_x(x, y) -> np.ndarray:
-  """x as a finite float (N, D) array with one target per row, else UserError."""
-  x = np.asarray(x)
-  if x.ndim != 2:
-    raise UserError(f"x has shape {x.shape}: pass a 2-D (rows, features) array, e.g. x.reshape(len(x), -1)")
-  if len(y) != len(x):
-    raise UserError(f"x has {len(x)} rows but y has {len(y)}: give one target per row")
-  if not np.all(np.isfinite(x)):
-    row = int(np.argwhere(~np.isfinite(x))[0, 0])
-    raise UserError(f"x has NaN or inf (first in row {row}): drop or impute those rows")
-  return x
 
 
 def check_inputs(x, y, config) -> None:
   """Raises UserError (one line, naming the fix) for inputs `fit` cannot learn from."""
   check_config(config)
-  if not config.num_classes >= 2:
-    raise UserError(f"num_classes={config.num_classes}: a classifier needs at least 2 classes")
-  y = np.asarray(y)
-  if y.ndim != 1:
-    raise UserError(f"y has shape {y.shape}: pass one class label per row, shape (N,)")
-  check_x(x, y)
-  if not np.issubdtype(y.dtype, np.integer):
-    raise UserError(f"y has dtype {y.dtype}: pass integer class labels 0..{config.num_classes - 1}")
-  if len(y) and (y.min() < 0 or y.max() >= config.num_classes):
-    raise UserError(f"y holds labels {y.min()}..{y.max()}: relabel to 0..{config.num_classes - 1} "
-                    "or raise num_classes")
-  if len(np.unique(y)) < 2:
-    raise UserError("y holds a single class: an SVM needs training rows of at least two classes")
+  validate.check_xy(x, y)
+  validate.check_labels(y, config.num_classes)
 
 
 _BLOCK = 32  # rows per block of the two-level argmax (see `argmax_first`)

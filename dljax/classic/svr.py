@@ -17,9 +17,8 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
-from dljax.classic import kernels, svm
+from dljax.classic import kernels, svm, validate
 from dljax.errors import UserError
 
 TASK = "regression"
@@ -30,7 +29,7 @@ _DEFAULTS = dict(C=1.0, epsilon=0.1, kernel="rbf", gamma="scale", degree=3, coef
 
 def default_config(**overrides) -> ml_collections.FrozenConfigDict:
   """SVR's defaults (C=1, epsilon=0.1, RBF, gamma='scale', degree=3, coef0=0, tol=1e-3), any overridden."""
-  return svm.make_config(_DEFAULTS, overrides, "SVR")
+  return validate.merge_config(_DEFAULTS, overrides, "SVR")
 
 
 def check_config(config) -> None:
@@ -43,12 +42,8 @@ def check_config(config) -> None:
 def check_inputs(x, y, config) -> None:
   """Raises UserError (one line, naming the fix) for inputs `fit` cannot learn from."""
   check_config(config)
-  y = np.asarray(y)
-  if y.ndim != 1:
-    raise UserError(f"y has shape {y.shape}: pass one real-valued target per row, shape (N,)")
-  svm.check_x(x, y)
-  if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)):
-    raise UserError("y has NaN, inf or non-numeric targets: drop or impute those rows")
+  validate.check_xy(x, y)
+  validate.check_real_targets(y)
   if len(y) < 2:
     raise UserError(f"{len(y)} training row(s): SVR needs at least 2")
 

@@ -50,6 +50,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from dljax.classic import validate
 from dljax.errors import UserError
 
 TASKS = ("classification", "regression")
@@ -84,12 +85,8 @@ def default_config(**overrides) -> ml_collections.FrozenConfigDict:
 
 
 def make_config(defaults: dict, overrides: dict, name: str) -> ml_collections.FrozenConfigDict:
-  """defaults ∪ overrides, frozen; fills criterion from task. Plain dicts because max_features may be
-  a string, an int, a float or None (a locked ConfigDict would refuse the type change)."""
-  unknown = sorted(set(overrides) - set(defaults))
-  if unknown:
-    raise UserError(f"{name} config: unknown field(s) {', '.join(unknown)}; known fields: {', '.join(defaults)}")
-  c = {**defaults, **overrides}
+  """validate.merge_config, with the criterion filled in from the task when left as None."""
+  c = dict(validate.merge_config(defaults, overrides, name))
   if c["criterion"] is None and c["task"] in CRITERIA:
     c["criterion"] = CRITERIA[c["task"]][0]
   return ml_collections.FrozenConfigDict(c)
@@ -117,11 +114,7 @@ def resolve_max_features(max_features, num_features: int) -> int:
 def check_inputs(x, y, config) -> None:
   """Raises UserError (one line, naming the fix) when `fit(key, x, y, config)` would be meaningless."""
   x, y = np.asarray(x), np.asarray(y)
-  check_x(x)
-  if y.ndim != 1:
-    raise UserError(f"y has shape {y.shape}; give one target per row, shape (N,)")
-  if len(y) != len(x):
-    raise UserError(f"x has {len(x)} rows but y has {len(y)}; give x and y the same number of rows")
+  validate.check_xy(x, y)
   if config.task not in TASKS:
     raise UserError(f"task={config.task!r}: use one of {', '.join(TASKS)}")
   if config.criterion not in CRITERIA[config.task]:
@@ -134,30 +127,11 @@ def check_inputs(x, y, config) -> None:
     raise UserError(f"min_samples_leaf={config.min_samples_leaf}: give at least 1 row per leaf")
   resolve_max_features(config.max_features, x.shape[1])
   if config.task == "regression":
-    if y.dtype.kind not in "biuf" or not np.isfinite(y).all():
-      raise UserError("y holds NaN, inf or non-numbers; drop or impute those rows before fitting")
-    return
-  if config.num_classes is None or config.num_classes < 2:
-    raise UserError(f"num_classes={config.num_classes}: set num_classes=K (labels 0..K-1, K >= 2)")
-  if y.dtype.kind not in "iu":
-    raise UserError(f"y has dtype {y.dtype}; give integer class labels 0..K-1 (for real targets use task='regression')")
-  if y.min() < 0 or y.max() >= config.num_classes:
-    raise UserError(f"labels span {y.min()}..{y.max()}; give labels 0..{config.num_classes - 1} (or raise num_classes)")
-  if len(np.unique(y)) < 2:
-    raise UserError(f"y holds a single class ({y[0]}); a classifier needs at least two classes")
+    validate.check_real_targets(y)
+  else:
+    validate.check_labels(y, config.num_classes)
 
 
-def check_x(x) -> None:
-  """The checks on x alone: a finite, numeric, non-empty (N, D) array."""
-  x = np.asarray(x)
-  if x.ndim != 2:
-    raise UserError(f"x has shape {x.shape}; give a 2-D (N, D) array (flatten images: x.reshape(len(x), -1))")
-  if x.shape[0] == 0 or x.shape[1] == 0:
-    raise UserError(f"x has shape {x.shape}; give at least one row and one feature")
-  if x.dtype.kind not in "biuf":
-    raise UserError(f"x has dtype {x.dtype}; give numbers (cast to float32)")
-  if not np.isfinite(x).all():
-    raise UserError("x holds NaN or inf; drop or impute those values before fitting")
 
 
 def fit(key: jax.Array, x: jax.Array, y: jax.Array, config) -> TreeParams:

@@ -152,13 +152,13 @@ def test_fit_traces_to_fixed_shapes_and_a_missing_class_gets_no_votes():
 
 @pytest.mark.parametrize("change,message", [
     (lambda x, y, c: (np.where(x > 0, np.nan, x), y, c), "NaN or inf"),
-    (lambda x, y, c: (x, y[:-1], c), "one target per row"),
+    (lambda x, y, c: (x, y[:-1], c), "the same number of rows"),
     (lambda x, y, c: (x, np.zeros_like(y), c), "single class"),
     (lambda x, y, c: (x, y, svm.default_config(C=0.0)), "C=0.0 must be > 0"),
     (lambda x, y, c: (x, y, svm.default_config(kernel="sigmoid")), "kernel='sigmoid' is unknown"),
     (lambda x, y, c: (x, y, svm.default_config(gamma=-1.0)), "gamma=-1.0 must be > 0"),
     (lambda x, y, c: (x, y, svm.default_config(gamma="wide")), "gamma='wide' is unknown"),
-    (lambda x, y, c: (x, y + 5, c), "relabel"),
+    (lambda x, y, c: (x, y + 5, c), r"give labels 0..1"),
     (lambda x, y, c: (x, y.astype(np.float32), c), "integer class labels"),
     (lambda x, y, c: (x[:, 0], y, c), "2-D"),
 ])
@@ -174,9 +174,9 @@ def test_svr_bad_input_is_a_user_error():
     svr.check_inputs(x, y, svr.default_config(epsilon=-0.1))
   with pytest.raises(UserError, match="NaN"):
     svr.check_inputs(x, np.where(y > 2, np.nan, y), svr.default_config())
-  with pytest.raises(UserError, match="one target per row"):
+  with pytest.raises(UserError, match="the same number of rows"):
     svr.check_inputs(x, y[:3], svr.default_config())
-  with pytest.raises(UserError, match="unknown SVR hyper-parameter"):
+  with pytest.raises(UserError, match="SVR config: unknown field"):
     svr.default_config(epsilom=0.1)
   with pytest.raises(UserError, match="C=-1"):
     svr.fit(jax.random.key(0), x, y, svr.default_config(C=-1))  # static checks also guard fit itself
