@@ -42,6 +42,9 @@ def register_trainer(name: str):
 
 
 def make_trainer(config: ml_collections.ConfigDict, mesh, key) -> "Trainer":
+  # Trainers of other kinds (unsupervised, rl) register in modules the experiments import.
+  from dljax import registry  # pylint: disable=import-outside-toplevel
+  registry.all_experiments()
   if config.trainer not in _TRAINERS:
     raise UserError(f"--config.trainer={config.trainer}: choose one of {sorted(_TRAINERS)}")
   return _TRAINERS[config.trainer](config, mesh, key)
