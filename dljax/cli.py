@@ -1,4 +1,4 @@
-"""`dljax` command line: list, show, run, eval, plot. Each command is a thin wrapper of a library call.
+"""`dljax` command line: list, show, run, eval, plot, sweep, report. Each command is a thin wrapper of a library call.
 
 Bad input exits with code 2 and one line on stderr naming the fix.
 """
@@ -15,7 +15,11 @@ USAGE = """dljax list
        dljax show NAME [--config.KEY=VALUE ...]
        dljax run NAME --workdir DIR [--config.KEY=VALUE ...]
        dljax eval NAME --workdir DIR [--config.KEY=VALUE ...]
-       dljax plot DIR [DIR ...] --out FILE.png"""
+       dljax plot DIR [DIR ...] --out FILE.png
+       dljax sweep NAME --workdir DIR [--grid KEY=V1,V2 ...] [--seeds N] [--parallel N] [--dry-run]
+                   [--vmap-seeds] [--deterministic] [--sweep_file FILE.json] [--config.KEY=VALUE ...]
+       dljax report DIR [--x KEY]
+  run/eval multi-process: [--coordinator HOST:PORT --num_processes N --process_id I] [--init_timeout S]"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,8 +68,16 @@ def cmd_show(args) -> int:
   return 0
 
 
+def _join_job(args) -> None:
+  """Multi-process flags (or DLJAX_* / SLURM / Cloud TPU environments) -> jax.distributed."""
+  from dljax import parallel
+  parallel.initialize_distributed(parallel.distributed_spec(args.coordinator, args.num_processes,
+                                                            args.process_id, args.init_timeout))
+
+
 def cmd_run(args) -> int:
   config = _config(args.name, args.overrides)
+  _join_job(args)
   from dljax.train import loop
   summary = loop.train_and_evaluate(config, args.workdir)
   if summary["status"] != "done":
@@ -80,6 +92,7 @@ def cmd_run(args) -> int:
 
 def cmd_eval(args) -> int:
   config = _config(args.name, args.overrides)
+  _join_job(args)
   from dljax.train import loop
   print(json.dumps(loop.evaluate(config, args.workdir), sort_keys=True))
   return 0
@@ -90,6 +103,43 @@ def cmd_plot(args) -> int:
   plot.plot_runs(args.dirs, args.out)
   print(f"wrote {args.out}")
   return 0
+
+
+def cmd_sweep(args) -> int:
+  from dljax.launch import sweep
+  name, grid, seeds, overrides = args.name, list(args.grid), args.seeds, list(args.overrides)
+  if args.sweep_file:
+    spec = sweep.load_sweep_file(args.sweep_file)
+    if name and spec["experiment"] and name != spec["experiment"]:
+      raise UserError(f"experiment {name} on the command line but {spec['experiment']} in {args.sweep_file}")
+    name = name or spec["experiment"]
+    grid = spec["grid"] + grid
+    seeds = seeds if seeds is not None else spec["seeds"]
+    overrides = spec["overrides"] + overrides
+  if not name:
+    raise UserError("name the experiment to sweep: dljax sweep NAME --workdir DIR --grid KEY=V1,V2")
+  spec = sweep.SweepSpec(name, sweep.parse_grid(grid), 1 if seeds is None else seeds, tuple(overrides))
+  counts = sweep.run_sweep(spec, args.workdir, parallel=args.parallel, dry_run=args.dry_run,
+                           vmap_seeds=args.vmap_seeds, deterministic=args.deterministic)
+  if args.dry_run:
+    return 0
+  print(f"{counts['done']} runs done, {counts['skipped']} already finished, {counts['failed']} failed, "
+        f"of {counts['runs']} in {args.workdir}; summarise with `dljax report {args.workdir}`")
+  return 1 if counts["failed"] else 0
+
+
+def cmd_report(args) -> int:
+  from dljax.launch import report
+  result = report.report(args.dir, x_key=args.x)
+  print(f"{len(result['rows'])} settings; wrote " + ", ".join(result["files"]))
+  return 0
+
+
+def _int_arg(text: str) -> int:
+  try:
+    return int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,11 +154,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(command, help=help_text)
     p.add_argument("name")
     p.add_argument("--workdir", required=True)
+    p.add_argument("--coordinator", help="HOST:PORT of process 0 (multi-process runs; or DLJAX_COORDINATOR)")
+    p.add_argument("--num_processes", type=_int_arg)
+    p.add_argument("--process_id", type=_int_arg)
+    p.add_argument("--init_timeout", type=_int_arg, help="seconds to wait for the coordinator (default 300)")
     p.set_defaults(fn=fn)
   p = sub.add_parser("plot", help="learning curves of one or more runs")
   p.add_argument("dirs", nargs="+")
   p.add_argument("--out", required=True)
   p.set_defaults(fn=cmd_plot)
+  p = sub.add_parser("sweep", help="a grid of overrides x seeds, each run in its own sub-workdir")
+  p.add_argument("name", nargs="?")
+  p.add_argument("--workdir", required=True)
+  p.add_argument("--grid", action="append", default=[], help="KEY=V1,V2,... (repeat for more keys)")
+  p.add_argument("--seeds", type=_int_arg, default=None, help="runs per setting, seeds 0..N-1 (default 1)")
+  p.add_argument("--parallel", type=_int_arg, default=1, help="local processes at a time")
+  p.add_argument("--dry-run", dest="dry_run", action="store_true", help="print the commands, run nothing")
+  p.add_argument("--vmap-seeds", dest="vmap_seeds", action="store_true",
+                 help="all seeds of a setting vmapped in one compiled program (supervised experiments)")
+  p.add_argument("--deterministic", action="store_true", help="XLA_FLAGS=--xla_gpu_deterministic_ops=true")
+  p.add_argument("--sweep_file", help='JSON: {"experiment", "grid": {KEY: [V, ...]}, "seeds", "overrides"}')
+  p.set_defaults(fn=cmd_sweep)
+  p = sub.add_parser("report", help="results.csv, results.md and PNGs of a sweep directory")
+  p.add_argument("dir")
+  p.add_argument("--x", default=None, help="also plot each metric against this numeric config key")
+  p.set_defaults(fn=cmd_report)
   return parser
 
 
@@ -122,8 +192,8 @@ def main(argv: list[str] | None = None) -> int:
   try:
     args = build_parser().parse_args(rest)
     args.overrides = overrides
-    if overrides and args.command not in ("run", "eval", "show"):
-      raise UserError(f"--config.{overrides[0]}: config overrides apply to run, eval and show only")
+    if overrides and args.command not in ("run", "eval", "show", "sweep"):
+      raise UserError(f"--config.{overrides[0]}: config overrides apply to run, eval, show and sweep only")
     return args.fn(args)
   except UserError as e:
     print(f"dljax: error: {e}", file=sys.stderr)

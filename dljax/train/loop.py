@@ -66,7 +66,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, stop_
       return _train_locked(config, workdir, stop_at_step)
   except BaseException:
     # A run that failed before writing anything leaves no empty workdir behind.
-    if created and set(os.listdir(workdir)) <= {workdir_lib.LOCK_FILE}:
+    if created and jax.process_index() == 0 and set(os.listdir(workdir)) <= {workdir_lib.LOCK_FILE}:
       shutil.rmtree(workdir, ignore_errors=True)
     raise
 

@@ -18,13 +18,16 @@ PACKAGES = ("dljax", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "grai
 
 class WorkdirLock:
   """flock on WORKDIR/.lock: held while a run lives, released by the kernel when its process dies,
-  so a lock left behind by a killed run never blocks the next one."""
+  so a lock left behind by a killed run never blocks the next one. In a multi-process job only
+  process 0 holds it (the others share its workdir, or write nothing but checkpoint shards)."""
 
   def __init__(self, workdir: str):
     self.path = os.path.join(workdir, LOCK_FILE)
     self._fd = None
 
   def __enter__(self):
+    if jax.process_index() != 0:
+      return self
     fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -39,6 +42,8 @@ class WorkdirLock:
     return self
 
   def __exit__(self, *exc):
+    if self._fd is None:
+      return
     fcntl.flock(self._fd, fcntl.LOCK_UN)
     os.close(self._fd)
 
