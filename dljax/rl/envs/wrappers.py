@@ -19,8 +19,20 @@ def auto_reset_step(env, key, state, action, params):
   info["final_obs"] is the observation the step really reached (for bootstrapping on truncation).
   """
   step_key, reset_key = jax.random.split(key)
-  obs, next_state, reward, terminated, truncated, info = env.step(step_key, state, action, params)
-  reset_obs, reset_state = env.reset(reset_key, params)
+  stepped = env.step(step_key, state, action, params)
+  return _reset_where_done(stepped, env.reset(reset_key, params))
+
+
+def auto_reset_step_from_uniforms(env, u_step, u_reset, state, action, params):
+  """`auto_reset_step` for envs driven by one uniform per step and per reset (the tabular ones:
+  `step_from_uniform`, `reset_from_uniform`), so an agent can draw its random numbers in bulk."""
+  stepped = env.step_from_uniform(u_step, state, action, params)
+  return _reset_where_done(stepped, env.reset_from_uniform(u_reset, params))
+
+
+def _reset_where_done(stepped, reset):
+  obs, next_state, reward, terminated, truncated, info = stepped
+  reset_obs, reset_state = reset
   done = jnp.logical_or(terminated, truncated)
   pick = lambda fresh, current: jnp.where(done, fresh, current)
   new_state = jax.tree.map(pick, reset_state, next_state)
@@ -60,7 +72,16 @@ class RewardShaping:
     return extra
 
   def step(self, key, state, action, params):
-    obs, next_state, reward, terminated, truncated, info = self.env.step(key, state, action, params)
+    return self._shaped(state, self.env.step(key, state, action, params))
+
+  def reset_from_uniform(self, u, params):
+    return self.env.reset_from_uniform(u, params)
+
+  def step_from_uniform(self, u, state, action, params):
+    return self._shaped(state, self.env.step_from_uniform(u, state, action, params))
+
+  def _shaped(self, state, stepped):
+    obs, next_state, reward, terminated, truncated, info = stepped
     prev_obs = self.observation_of(state)
     shaped = reward + self.shaping(prev_obs, obs, reward, terminated)
     return obs, next_state, shaped, terminated, truncated, {**info, "raw_reward": reward}

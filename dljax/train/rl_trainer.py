@@ -1,0 +1,125 @@
+"""The "rl" trainer: any agent of dljax.rl (`make_train(config) -> Agent`), `config.num_seeds` seeds
+vmapped, updates run as one `lax.scan` per logged chunk, the seed axis sharded over the mesh.
+
+Config fields it reads (see dljax/experiments/rl_tabular.py for a full example):
+  trainer = "rl"
+  agent = "q_learning"            module under dljax.rl with make_train(config) -> dljax.rl.agent.Agent
+  env.id = "FrozenLake-v1"        dljax.rl.envs.make id; other `env.*` fields are env options
+                                  (e.g. env.map_name="8x8", env.is_slippery=True, env.max_episode_steps)
+  agent_config.*                  the agent's hyper-parameters (gamma, learning_rate, epsilon schedule,
+                                  run length, ...): documented in the agent module's docstring
+  seed = 0                        root key jax.random.key(seed); seed i's key is split(root, num_seeds)[i]
+  num_seeds = 64                  independent runs, vmapped (and sharded over devices when divisible)
+  log_every_steps                 updates per scanned chunk (metrics are logged once per chunk)
+  checkpoint_every_steps, eval_every_steps, keep_checkpoints   as for every trainer
+The agent receives the whole config. One step of the loop is one agent update of every seed;
+`evaluate` averages the agent's per-seed metrics over seeds and adds the standard error over seeds
+(`<metric>_stderr`, std with ddof=1 over sqrt(num_seeds)) of `mean_return` and `success_rate`.
+Typed PRNG keys inside runner states are stored as raw key data (uint32) so orbax can save them.
+"""
+
+import importlib
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from dljax import parallel
+from dljax.errors import UserError
+from dljax.train.trainers import Trainer, register_trainer
+
+
+NAME = "rl"
+
+
+class RLState(flax.struct.PyTreeNode):
+  step: jnp.ndarray   # int32 updates done (the same for every seed)
+  runner: Any         # the agent's runner states stacked over seeds (leading axis num_seeds)
+
+
+def _is_typed_key(x) -> bool:
+  return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def load_agent_module(name: str):
+  try:
+    return importlib.import_module(f"dljax.rl.{name}")
+  except ModuleNotFoundError as e:
+    if e.name != f"dljax.rl.{name}":
+      raise
+    raise UserError(f"--config.agent={name}: no module dljax.rl.{name}; choose one of "
+                    "q_learning, dqn, reinforce, ppo") from None
+
+
+@register_trainer(NAME)
+class RLTrainer(Trainer):
+
+  def __init__(self, config, mesh, key):
+    self.config, self.mesh = config, mesh
+    if config.num_seeds < 1:
+      raise UserError(f"--config.num_seeds={config.num_seeds} must be >= 1")
+    self.num_seeds = config.num_seeds
+    self.agent = load_agent_module(config.agent).make_train(config)
+    self.num_steps = int(self.agent.num_updates)
+    self.examples_per_step = self.num_seeds * int(self.agent.env_steps_per_update)
+    self.seed_keys = jax.random.split(key, self.num_seeds)
+    self.eval_keys = jax.random.split(jax.random.fold_in(key, 1), self.num_seeds)
+    divisible = self.num_seeds % mesh.devices.size == 0
+    self.seed_sharding = NamedSharding(mesh, P(parallel.DATA_AXIS) if divisible else P())
+    self.replicated = parallel.replicated(mesh)
+    # Which leaves of a runner state are typed keys: they are stored as key data, wrapped back to run.
+    abstract = jax.eval_shape(self.agent.init, self.seed_keys[0])
+    self._key_leaves = jax.tree.map(_is_typed_key, abstract)
+    self._key_impl = jax.random.key_impl(self.seed_keys)
+    metric_names = jax.eval_shape(self.agent.update, abstract)[1].keys()
+    self.loss_metric = next((m for m in ("loss", "td_error") if m in metric_names), None) or sorted(metric_names)[0]
+    self._chunks = {}
+    self._evaluate = jax.jit(jax.vmap(self._evaluate_one))
+
+  def _storable(self, runner):
+    return jax.tree.map(lambda is_key, x: jax.random.key_data(x) if is_key else x, self._key_leaves, runner)
+
+  def _runnable(self, runner):
+    return jax.tree.map(lambda is_key, x: jax.random.wrap_key_data(x, impl=self._key_impl) if is_key else x,
+                        self._key_leaves, runner)
+
+  def _state_sharding(self, state):
+    return RLState(step=self.replicated, runner=jax.tree.map(lambda _: self.seed_sharding, state.runner))
+
+  def init_state(self) -> RLState:
+    init = lambda keys: RLState(step=jnp.int32(0), runner=self._storable(jax.vmap(self.agent.init)(keys)))
+    sharding = self._state_sharding(jax.eval_shape(init, self.seed_keys))
+    return jax.jit(init, out_shardings=sharding)(self.seed_keys)
+
+  def _chunk(self, n: int):
+    """jit(vmap over seeds of lax.scan of n updates); metrics averaged over seeds -> shape (n,)."""
+    if n not in self._chunks:
+      def one_seed(runner):
+        return jax.lax.scan(lambda r, _: self.agent.update(r), runner, None, length=n)
+
+      def chunk(state):
+        runner, metrics = jax.vmap(one_seed)(self._runnable(state.runner))
+        means = jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)  # (seeds, n) -> (n,)
+        return RLState(step=state.step + n, runner=self._storable(runner)), means
+
+      self._chunks[n] = jax.jit(chunk, donate_argnums=0)
+    return self._chunks[n]
+
+  def train(self, state, num_steps):
+    return self._chunk(num_steps)(state)
+
+  def _evaluate_one(self, runner, key):
+    return self.agent.evaluate(runner, key)
+
+  def evaluate(self, state) -> dict[str, float]:
+    per_seed = jax.device_get(self._evaluate(self._runnable(state.runner), self.eval_keys))
+    metrics = {}
+    for name, values in per_seed.items():
+      values = np.asarray(values, np.float64).reshape(self.num_seeds)
+      metrics[name] = float(values.mean())
+      if name in ("mean_return", "success_rate"):
+        metrics[f"{name}_stderr"] = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+    return metrics
