@@ -13,7 +13,7 @@ from dljax.errors import UserError
 
 USAGE = """dljax list
        dljax show NAME [--config.KEY=VALUE ...]
-       dljax run NAME --workdir DIR [--config.KEY=VALUE ...]
+       dljax run NAME --workdir DIR [--vmap_seeds 0,1,2] [--config.KEY=VALUE ...]
        dljax eval NAME --workdir DIR [--config.KEY=VALUE ...]
        dljax plot DIR [DIR ...] --out FILE.png
        dljax sweep NAME --workdir DIR [--grid KEY=V1,V2 ...] [--seeds N] [--parallel N] [--dry-run]
@@ -75,18 +75,33 @@ def _join_job(args) -> None:
                                                             args.process_id, args.init_timeout))
 
 
+def _summary_line(summary: dict, workdir: str) -> str:
+  metrics = ", ".join(f"{k}={v:.4f}" for k, v in summary["metrics"].items())
+  return (f"{summary['experiment']}: {metrics} | {summary['steps']} steps in {summary['wall_time_s']:.1f}s "
+          f"({summary['examples_per_s']:.0f} examples/s, {summary['devices']} device(s)) | "
+          f"{os.path.join(workdir, 'summary.json')}")
+
+
 def cmd_run(args) -> int:
   config = _config(args.name, args.overrides)
+  seeds = None
+  if args.vmap_seeds:
+    from dljax.launch import vmap_seeds
+    seeds = vmap_seeds.parse_seeds(args.vmap_seeds)
+    vmap_seeds.vmapped_config(config, seeds)  # refuses a non-supervised experiment before any start-up
   _join_job(args)
   from dljax.train import loop
-  summary = loop.train_and_evaluate(config, args.workdir)
-  if summary["status"] != "done":
-    print(f"{summary['status']} at step {summary['steps']}; checkpoint saved in {args.workdir}")
+  if seeds is None:
+    summaries = [loop.train_and_evaluate(config, args.workdir)]
+    workdirs = [args.workdir]
+  else:
+    summaries = vmap_seeds.run_vmapped(config, args.workdir, seeds)
+    workdirs = [os.path.join(args.workdir, f"seed={s}") for s in seeds]
+  if summaries[0]["status"] != "done":
+    print(f"{summaries[0]['status']} at step {summaries[0]['steps']}; checkpoint saved in {args.workdir}")
     return 0
-  metrics = ", ".join(f"{k}={v:.4f}" for k, v in summary["metrics"].items())
-  print(f"{summary['experiment']}: {metrics} | {summary['steps']} steps in {summary['wall_time_s']:.1f}s "
-        f"({summary['examples_per_s']:.0f} examples/s, {summary['devices']} device(s)) | "
-        f"{os.path.join(args.workdir, 'summary.json')}")
+  for summary, workdir in zip(summaries, workdirs):
+    print(_summary_line(summary, workdir))
   return 0
 
 
@@ -158,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num_processes", type=_int_arg)
     p.add_argument("--process_id", type=_int_arg)
     p.add_argument("--init_timeout", type=_int_arg, help="seconds to wait for the coordinator (default 300)")
+    if command == "run":
+      p.add_argument("--vmap_seeds", help="SEEDS (e.g. 0,1,2): train them vmapped in one program; "
+                                          "WORKDIR/seed=K gets each seed's outputs")
     p.set_defaults(fn=fn)
   p = sub.add_parser("plot", help="learning curves of one or more runs")
   p.add_argument("dirs", nargs="+")

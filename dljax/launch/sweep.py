@@ -234,8 +234,8 @@ def run_command(experiment: str, run: Run) -> list[str]:
 def vmap_command(experiment: str, runs: list[Run]) -> list[str]:
   """One process for all seeds of one setting, vmapped (dljax.launch.vmap_seeds)."""
   first = runs[0]
-  return [sys.executable, "-m", "dljax.launch.vmap_seeds", experiment, "--setting_dir", first.setting_dir,
-          "--seeds", ",".join(str(r.seed) for r in runs), *(f"--config.{o}" for o in first.overrides[:-1])]
+  return [sys.executable, "-m", "dljax.cli", "run", experiment, "--workdir", first.setting_dir,
+          "--vmap_seeds", ",".join(str(r.seed) for r in runs), *(f"--config.{o}" for o in first.overrides[:-1])]
 
 
 @dataclasses.dataclass

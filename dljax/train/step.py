@@ -21,13 +21,11 @@ def _variables(state_params, batch_stats):
   return variables
 
 
-def make_train_step(model, tx, *, loss_name: str, root_key, mesh, state_sharding,
-                    flip: bool = False, crop_padding: int = 0):
-  """Returns jit(train_step). Keys: fold_in(root_key, step), so a resumed run draws the same ones."""
-  batch_sharding = parallel.batch_sharded(mesh)
-  replicated = parallel.replicated(mesh)
+def train_step_fn(model, tx, *, loss_name: str, flip: bool = False, crop_padding: int = 0):
+  """The pure step `(state, batch, root_key) -> (state, metrics)`, not jitted: `make_train_step` jits it
+  for one run; dljax.launch.vmap_seeds vmaps it over seeds (one root key per seed)."""
 
-  def train_step(state: TrainState, batch):
+  def train_step(state: TrainState, batch, root_key):
     key = jax.random.fold_in(root_key, state.step)
     augment_key, dropout_key = jax.random.split(key)
     x = batch["x"]
@@ -54,8 +52,16 @@ def make_train_step(model, tx, *, loss_name: str, root_key, mesh, state_sharding
       metrics["accuracy"] = jnp.mean(outputs.argmax(-1) == batch["y"])
     return new_state, metrics
 
-  return jax.jit(train_step, in_shardings=(state_sharding, batch_sharding),
-                 out_shardings=(state_sharding, replicated), donate_argnums=0)
+  return train_step
+
+
+def make_train_step(model, tx, *, loss_name: str, root_key, mesh, state_sharding,
+                    flip: bool = False, crop_padding: int = 0):
+  """Returns jit(train_step). Keys: fold_in(root_key, step), so a resumed run draws the same ones."""
+  step = train_step_fn(model, tx, loss_name=loss_name, flip=flip, crop_padding=crop_padding)
+  return jax.jit(lambda state, batch: step(state, batch, root_key),
+                 in_shardings=(state_sharding, parallel.batch_sharded(mesh)),
+                 out_shardings=(state_sharding, parallel.replicated(mesh)), donate_argnums=0)
 
 
 def make_eval_step(model, *, loss_name: str, mesh, state_sharding):

@@ -157,10 +157,14 @@ class SupervisedTrainer(Trainer):
   def restore_host_state(self, host_state: dict) -> None:
     self._iterator.set_state(host_state["train_iterator"])
 
+  def next_host_batch(self) -> dict:
+    """This host's rows of the next training batch (numpy), advancing the checkpointed iterator."""
+    return next(self._iterator)
+
   def train(self, state, num_steps):
     per_step = []
     for _ in range(num_steps):
-      batch = parallel.to_global_batch(self.mesh, next(self._iterator))
+      batch = parallel.to_global_batch(self.mesh, self.next_host_batch())
       state, metrics = self._train_step(state, batch)
       per_step.append(metrics)
     return state, jax.tree.map(lambda *m: jnp.stack(m), *per_step)
