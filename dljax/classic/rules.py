@@ -105,32 +105,50 @@ def check_min_support(min_support) -> float:
 
 
 def _bucket(n: int) -> int:
-  """Padded size (a power of two, >= 8), so each level compiles for few distinct shapes."""
-  return max(8, 1 << (n - 1).bit_length())
+  """Padded size (a power of two >= 8, then multiples of 512), so levels compile for few distinct shapes."""
+  return max(8, 1 << (n - 1).bit_length()) if n <= 512 else -(-n // 512) * 512
 
 
 @jax.jit
-def _level(x_chunks, prefixes, valid, last_item, k):
-  """Candidates p ∪ {j} of size k and their counts, for all P prefixes (frequent (k−1)-itemsets) at once.
+def _candidates(prefixes, valid, last_item, k):
+  """Candidates p ∪ {j} of size k (join + prune), for all P prefixes (frequent (k−1)-itemsets) at once.
 
-  x_chunks: (C, R, D) float32 0/1 transactions in row chunks (zero padding rows contain nothing);
   prefixes: (P, D) float32 indicator rows; valid: (P,) bool (False on padding); last_item: (P,) int32.
-  Returns candidate (P, D) bool and counts (P, D) int32.
+  Returns (P, D) bool.
   """
-  size = prefixes.sum(axis=1)  # k−1 on valid rows
   overlap = jnp.dot(prefixes, prefixes.T, precision=_HIGHEST)
   siblings = (overlap == k - 2) & valid[:, None] & valid[None, :]
   subsets_frequent = jnp.dot(siblings.astype(jnp.float32), prefixes, precision=_HIGHEST)
   items = jnp.arange(prefixes.shape[1])
-  candidate = (subsets_frequent == k - 1) & (items[None, :] > last_item[:, None]) & valid[:, None]
+  return (subsets_frequent == k - 1) & (items[None, :] > last_item[:, None]) & valid[:, None]
+
+
+@jax.jit
+def _extension_counts(x_chunks, prefixes, valid):
+  """counts[p, j] = baskets holding all of prefix p and item j, as (P, D) int32.
+
+  x_chunks: (C, R, D) float32 0/1 transactions in row chunks (zero padding rows contain nothing).
+  """
+  size = prefixes.sum(axis=1)
 
   def count_chunk(total, x):
-    holds_prefix = (jnp.dot(x, prefixes.T, precision=_HIGHEST) == size[None, :]) & valid[None, :]
-    counts = jnp.dot(holds_prefix.T.astype(jnp.float32), x, precision=_HIGHEST)
+    holds_prefix = (jnp.dot(prefixes, x.T, precision=_HIGHEST) == size[:, None]) & valid[:, None]  # (P, R)
+    counts = jnp.dot(holds_prefix.astype(jnp.float32), x, precision=_HIGHEST)
     return total + counts.astype(jnp.int32), None
 
   counts, _ = jax.lax.scan(count_chunk, jnp.zeros(prefixes.shape, jnp.int32), x_chunks)
-  return candidate, jnp.where(candidate, counts, 0)
+  return counts
+
+
+def _indicator_rows(itemsets, d):
+  """(bucket, D) float32 indicator rows, validity mask and last items of `itemsets` (padded)."""
+  size = _bucket(len(itemsets))
+  rows = np.zeros((size, d), np.float32)
+  last_item = np.full(size, d, np.int32)
+  for row, itemset in enumerate(itemsets):
+    rows[row, list(itemset)] = 1.0
+    last_item[row] = itemset[-1]
+  return jnp.asarray(rows), jnp.asarray(np.arange(size) < len(itemsets)), jnp.asarray(last_item)
 
 
 def _row_chunks(x: np.ndarray) -> jax.Array:
@@ -156,18 +174,16 @@ def apriori(x, min_support: float, max_len: int | None = None) -> FrequentItemse
   x_chunks = _row_chunks(x) if len(level_sets) > 1 and (max_len is None or max_len > 1) else None
   k = 2
   while len(level_sets) > 1 and (max_len is None or k <= max_len):
-    p = len(level_sets)
-    prefixes = np.zeros((_bucket(p), d), np.float32)
-    last_item = np.full(_bucket(p), d, np.int32)
-    for row, itemset in enumerate(level_sets):
-      prefixes[row, list(itemset)] = 1.0
-      last_item[row] = itemset[-1]
-    valid = np.arange(_bucket(p)) < p
-    candidate, counts = jax.device_get(_level(x_chunks, jnp.asarray(prefixes), jnp.asarray(valid),
-                                              jnp.asarray(last_item), jnp.int32(k)))
-    keep = candidate & (counts.astype(np.int64) / float(n) >= min_support)
+    candidate = np.asarray(_candidates(*_indicator_rows(level_sets, d), jnp.int32(k)))[:len(level_sets)]
+    with_candidates = np.flatnonzero(candidate.any(axis=1))  # only these prefixes are counted
+    if len(with_candidates) == 0:
+      break
+    prefixes = [level_sets[r] for r in with_candidates]
+    rows_of, valid, _ = _indicator_rows(prefixes, d)
+    counts = np.asarray(_extension_counts(x_chunks, rows_of, valid))[:len(prefixes)]
+    keep = candidate[with_candidates] & (counts.astype(np.int64) / float(n) >= min_support)
     rows, items = np.nonzero(keep)
-    level_sets = [level_sets[r] + (int(j),) for r, j in zip(rows, items)]
+    level_sets = [prefixes[r] + (int(j),) for r, j in zip(rows, items)]
     all_sets += level_sets
     all_counts.append(counts[rows, items].astype(np.int64))
     k += 1
