@@ -1,0 +1,374 @@
+"""k-means clustering, as scikit-learn's `KMeans(algorithm="lloyd")` and `MiniBatchKMeans` define it.
+
+With rows x_i ∈ R^D (weights w_i; 1 unless padding) and K centres c_k, k-means minimises the inertia
+
+    J(c) = Σ_i w_i · min_k ‖x_i − c_k‖²,
+
+the within-cluster sum of squares. Everything runs on data centred on its mean (as sklearn does), so the
+distance expansion below does not cancel away the precision of data far from the origin.
+
+Initialisation (config.init): "k-means++" (Arthur & Vassilvitskii 2007) picks the first centre uniformly,
+then each next one with probability ∝ D(x)², the squared distance to the nearest centre so far, taking
+the best of 2 + ⌊ln K⌋ such candidates by the inertia it leaves (sklearn's greedy variant); "random" picks
+K distinct rows. config.n_init initialisations run side by side under `vmap`; the one of least final
+inertia wins.
+
+Lloyd's algorithm alternates, inside one `lax.while_loop`,
+    assignment: l_i = argmin_k ‖x_i − c_k‖² = argmin_k (½‖c_k‖² − x_i·c_k)   (‖x_i‖² is the same for all k)
+    update:     c_k = Σ_{l_i = k} w_i x_i / Σ_{l_i = k} w_i
+until the labels stop changing, or the squared centre shift Σ_k ‖c_k^new − c_k^old‖² ≤ tol · mean_d Var(x_d)
+(sklearn's scaled tolerance), or config.max_iter iterations. A cluster left empty takes the point farthest
+from its centre, as in sklearn. The assignment is a `lax.scan` over row chunks of config.chunk_size: each
+chunk is one (K×D)·(D×R) matmul whose K×R scores stay in cache and are reduced right away to labels and
+minima (a min over the major axis, then the first index reaching it: both vectorise along the rows); the
+N×K distance matrix never exists, so 1M×64 rows with K=100 need the data plus ~10 MB. The update is a
+`segment_sum` of the rows by label.
+
+Sharding: with a `mesh`, rows are split over its data axis; each device assigns its own rows and the
+per-device sums, counts, inertia and label changes (K×D numbers, not rows) are `psum`med over the mesh
+inside `jax.shard_map`, so every device holds the same centres and 8 devices give 1 device's result
+(to float rounding of the sums).
+
+Mini-batch k-means (config.algorithm="minibatch", Sculley 2010 as in sklearn's MiniBatchKMeans): each
+step draws config.batch_size rows, assigns them, and moves each centre to the running mean of every row
+ever assigned to it, c_k ← (n_k·c_k + Σ_batch x) / (n_k + b_k). It runs config.max_iter epochs of steps
+(sklearn's early stopping on a smoothed inertia and its random reassignment of tiny clusters are not
+implemented), then reports the inertia of all rows.
+"""
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from jax.sharding import PartitionSpec as P
+
+from dljax.classic import validate
+from dljax.errors import UserError
+
+INITS = ("k-means++", "random")
+ALGORITHMS = ("lloyd", "minibatch")
+# float32 products at full precision: TPUs/GPUs would otherwise round matmul inputs to bf16/tf32.
+_HIGHEST = jax.lax.Precision.HIGHEST
+
+
+class KMeansParams(NamedTuple):
+  centers: jax.Array   # (K, D) float32 — sklearn's cluster_centers_
+  inertia: jax.Array   # () Σ_i min_k ‖x_i − c_k‖² on the training rows — sklearn's inertia_
+  n_iter: jax.Array    # () int32: Lloyd iterations (mini-batch: steps) of the winning run — sklearn's n_iter_
+
+
+def default_config(**overrides) -> ml_collections.FrozenConfigDict:
+  """sklearn's KMeans defaults (k-means++, one init, 300 iterations, tol 1e-4), with `overrides` applied."""
+  c = ml_collections.ConfigDict()
+  c.n_clusters = 8
+  c.init = "k-means++"     # k-means++ | random
+  c.n_init = 1             # initialisations run under vmap; the least inertia wins
+  c.max_iter = 300         # lloyd: iterations; minibatch: epochs of batch steps
+  c.tol = 1e-4             # relative to the mean feature variance, as sklearn's
+  c.algorithm = "lloyd"    # lloyd | minibatch
+  c.batch_size = 1024      # minibatch: rows per step
+  c.chunk_size = 8192      # rows per assignment matmul (cache-sized; see benchmarks/kmeans.py)
+  return validate.typed_config(c, overrides, "kmeans")
+
+
+def check_config(config, *, num_rows: int) -> None:
+  if not 1 <= config.n_clusters <= num_rows:
+    raise UserError(f"n_clusters={config.n_clusters}: give 1..{num_rows} clusters (at most one per row of x)")
+  if config.init not in INITS:
+    raise UserError(f"init={config.init!r}: use one of {', '.join(INITS)}")
+  if config.algorithm not in ALGORITHMS:
+    raise UserError(f"algorithm={config.algorithm!r}: use one of {', '.join(ALGORITHMS)}")
+  for name in ("n_init", "max_iter", "batch_size", "chunk_size"):
+    if getattr(config, name) < 1:
+      raise UserError(f"{name}={getattr(config, name)}: give a positive number")
+  if not config.tol >= 0:  # `not >=` also catches NaN
+    raise UserError(f"tol={config.tol}: give a tolerance >= 0 (0 runs max_iter iterations unless labels settle)")
+
+
+def check_inputs(x, config, init_centers=None) -> None:
+  """Raises UserError (one line, naming the fix) when `fit(key, x, config)` would be meaningless."""
+  validate.check_x(x)
+  check_config(config, num_rows=len(x))
+  if init_centers is not None:
+    shape = np.shape(init_centers)
+    if shape != (config.n_clusters, x.shape[1]):
+      raise UserError(f"init_centers has shape {shape}; give ({config.n_clusters}, {x.shape[1]}) "
+                      "(n_clusters rows of x's width)")
+    validate.check_x(init_centers)
+
+
+# Assignment --------------------------------------------------------------------------------------------
+
+def _scores(centers, x_chunk):
+  """½‖c_k‖² − c_k·x_r for a chunk, (K, R): argmin over k is the nearest centre, and ‖x−c‖² = ‖x‖² + 2·min."""
+  half_sq = 0.5 * jnp.sum(centers * centers, axis=1)
+  products = jax.lax.dot_general(centers, x_chunk, (((1,), (1,)), ((), ())), precision=_HIGHEST)
+  return half_sq[:, None] - products
+
+
+def _nearest(scores):
+  """(labels, minima) per column: the first k reaching the column's minimum, as argmin does. Two
+  reductions over the major axis vectorise along the rows (a variadic argmin reduce does not)."""
+  k = scores.shape[0]
+  minima = jnp.min(scores, axis=0)
+  rows = jnp.arange(k, dtype=jnp.int32)[:, None]
+  return jnp.min(jnp.where(scores == minima, rows, k), axis=0), minima
+
+
+def _chunked(x, chunk):
+  return x.reshape(x.shape[0] // chunk, chunk, x.shape[1])
+
+
+def assign(centers, x, chunk):
+  """labels (N,) int32 and half_min (N,) = min_k ½‖c_k‖² − x·c_k, one chunk of rows at a time.
+  N must be a multiple of `chunk`."""
+  def one_chunk(_, x_chunk):
+    return None, _nearest(_scores(centers, x_chunk))
+  _, (labels, half_min) = jax.lax.scan(one_chunk, None, _chunked(x, chunk))
+  return labels.reshape(-1), half_min.reshape(-1)
+
+
+def _exact_inertia_terms(centers, x, labels, chunk):
+  """‖x_i − c_{l_i}‖² per row by direct differences (no cancellation), chunk by chunk."""
+  def one_chunk(_, part):
+    x_chunk, l_chunk = part
+    diff = x_chunk - centers[jnp.minimum(l_chunk, centers.shape[0] - 1)]
+    return None, jnp.sum(diff * diff, axis=1)
+  _, terms = jax.lax.scan(one_chunk, None, (_chunked(x, chunk), labels.reshape(-1, chunk)))
+  return terms.reshape(-1)
+
+
+# Lloyd on one device's rows (psum over `axis_name` joins the devices) ----------------------------------
+
+def _psum(value, axis_name):
+  return value if axis_name is None else jax.lax.psum(value, axis_name)
+
+
+def _cluster_sums(x, labels, k):
+  """Σ x and row counts per label; label k (padding) falls in an extra bucket that is dropped."""
+  sums = jax.ops.segment_sum(x, labels, num_segments=k + 1)[:k]
+  counts = jax.ops.segment_sum(jnp.ones(labels.shape, jnp.float32), labels, num_segments=k + 1)[:k]
+  return sums, counts
+
+
+def _relocate_empty(sums, counts, x, labels, sq_dist, axis_name):
+  """sklearn's _relocate_empty_clusters: each empty cluster takes the next-farthest point from its own
+  centre (farthest first), which leaves its old cluster. Candidates: each device's K farthest rows."""
+  k = counts.shape[0]
+  top = min(k, x.shape[0])
+  far_dist, far_idx = jax.lax.top_k(sq_dist, top)
+  far_x, far_label = x[far_idx], labels[far_idx]
+  if axis_name is not None:  # the mesh-wide K farthest among every device's K farthest
+    far_dist, far_x, far_label = (jax.lax.all_gather(a, axis_name, tiled=True) for a in (far_dist, far_x, far_label))
+    far_dist, pick = jax.lax.top_k(far_dist, top)
+    far_x, far_label = far_x[pick], far_label[pick]
+  empty = counts == 0
+  rank = jnp.clip(jnp.cumsum(empty) - 1, 0, top - 1)  # i-th empty cluster takes the i-th farthest point
+  moved = empty & (jnp.cumsum(empty) <= top)
+  donor_x, donor = far_x[rank], jnp.where(moved, far_label[rank], k)
+  sums = jnp.where(moved[:, None], donor_x, sums) - jax.ops.segment_sum(
+      jnp.where(moved[:, None], donor_x, 0.0), donor, num_segments=k + 1)[:k]
+  counts = jnp.where(moved, 1.0, counts) - jax.ops.segment_sum(moved.astype(jnp.float32), donor,
+                                                               num_segments=k + 1)[:k]
+  return sums, counts
+
+
+class _LloydState(NamedTuple):
+  centers: jax.Array
+  labels: jax.Array
+  n_iter: jax.Array
+  shift: jax.Array
+  settled: jax.Array   # labels unchanged by the last iteration: sklearn's strict convergence
+
+
+def _lloyd(x, valid, sq_norms, centers, tol, max_iter, chunk, axis_name):
+  """Lloyd iterations from `centers` on this device's (centred, padded) rows; returns (centers, n_iter)."""
+  k = centers.shape[0]
+
+  def iterate(s: _LloydState) -> _LloydState:
+    labels, half_min = assign(s.centers, x, chunk)
+    labels = jnp.where(valid, labels, k)
+    sums, counts = (_psum(a, axis_name) for a in _cluster_sums(x, labels, k))
+    sq_dist = jnp.where(valid, sq_norms + 2.0 * half_min, -jnp.inf)
+    sums, counts = jax.lax.cond(jnp.any(counts == 0),
+                                lambda: _relocate_empty(sums, counts, x, labels, sq_dist, axis_name),
+                                lambda: (sums, counts))
+    centers = sums / jnp.maximum(counts, 1.0)[:, None]
+    changed = _psum(jnp.sum(labels != s.labels), axis_name)
+    return _LloydState(centers=centers, labels=labels, n_iter=s.n_iter + 1,
+                       shift=jnp.sum((centers - s.centers) ** 2), settled=changed == 0)
+
+  def running(s: _LloydState):
+    return (s.n_iter < max_iter) & ~s.settled & ~(s.shift <= tol)
+
+  first = _LloydState(centers=centers, labels=jnp.full(x.shape[0], -1, jnp.int32), n_iter=jnp.int32(0),
+                      shift=jnp.float32(jnp.inf), settled=jnp.bool_(False))
+  final = jax.lax.while_loop(running, iterate, first)
+  return final.centers, final.n_iter
+
+
+def _inertia(x, valid, centers, chunk, axis_name):
+  """Σ_i min_k ‖x_i − c_k‖² over the valid rows of the mesh, by direct differences."""
+  labels, _ = assign(centers, x, chunk)
+  terms = _exact_inertia_terms(centers, x, labels, chunk)
+  return _psum(jnp.sum(jnp.where(valid, terms, 0.0)), axis_name)
+
+
+# Initialisation ------------------------------------------------------------------------------------------
+
+def kmeans_plusplus(key, x, n_clusters, weights=None):
+  """k-means++ centres (K, D): D² sampling with 2 + ⌊ln K⌋ greedy candidates per centre (sklearn's
+  _kmeans_plusplus). `weights` (N,) of 0/1 excludes padding rows."""
+  x = jnp.asarray(x, jnp.float32)
+  n = x.shape[0]
+  w = jnp.ones(n, jnp.float32) if weights is None else weights
+  trials = 2 + int(math.log(n_clusters))
+  sq_norms = jnp.sum(x * x, axis=1)
+
+  def sq_dists_to(rows):  # (T, N) squared distances of `rows` to every row of x
+    products = jnp.dot(rows, x.T, precision=_HIGHEST)
+    return jnp.maximum(jnp.sum(rows * rows, axis=1)[:, None] - 2.0 * products + sq_norms[None, :], 0.0)
+
+  first_key, key = jax.random.split(key)
+  first = jax.random.choice(first_key, n, p=w / jnp.sum(w))
+  closest = sq_dists_to(x[first][None])[0]
+  centers = jnp.zeros((n_clusters, x.shape[1]), jnp.float32).at[0].set(x[first])
+
+  def add_center(c, carry):
+    centers, closest = carry
+    potential = w * closest
+    cumulative = jnp.cumsum(potential)
+    draws = jax.random.uniform(jax.random.fold_in(key, c), (trials,)) * cumulative[-1]
+    candidates = jnp.minimum(jnp.searchsorted(cumulative, draws), n - 1)
+    # Each candidate's potential: the inertia left if it joined; keep the least (the greedy step).
+    with_candidate = jnp.minimum(closest[None, :], sq_dists_to(x[candidates]))
+    best = jnp.argmin(jnp.dot(with_candidate, w, precision=_HIGHEST))
+    return centers.at[c].set(x[candidates[best]]), with_candidate[best]
+
+  centers, _ = jax.lax.fori_loop(1, n_clusters, add_center, (centers, closest))
+  return centers
+
+
+def random_init(key, x, n_clusters, weights=None):
+  """K distinct rows drawn uniformly (among rows of weight > 0)."""
+  n = x.shape[0]
+  w = jnp.ones(n, jnp.float32) if weights is None else weights
+  return jnp.asarray(x, jnp.float32)[jax.random.choice(key, n, (n_clusters,), replace=False, p=w / jnp.sum(w))]
+
+
+def _init_centers(key, x, valid, config):
+  weights = valid.astype(jnp.float32)
+  make = kmeans_plusplus if config.init == "k-means++" else random_init
+  keys = jax.random.split(key, config.n_init)
+  return jax.vmap(lambda k: make(k, x, config.n_clusters, weights))(keys)
+
+
+# Fit -----------------------------------------------------------------------------------------------------
+
+def _layout(num_rows, num_shards, chunk_size):
+  """(chunk, rows per shard): shards padded to a whole number of chunks."""
+  per_shard = -(-num_rows // num_shards)
+  chunk = min(chunk_size, -(-per_shard // 8) * 8)
+  return chunk, -(-per_shard // chunk) * chunk
+
+
+def fit(key: jax.Array, x: jax.Array, config, *, mesh=None, axis_name: str = "data",
+        init_centers: jax.Array | None = None) -> KMeansParams:
+  """Cluster centres minimising the inertia (module docstring). With `mesh`, rows are sharded over its
+  `axis_name` axis. `init_centers` (K, D) replaces config.init (one run, as sklearn's init=array)."""
+  x = jnp.asarray(x, jnp.float32)
+  n, d = x.shape
+  k = config.n_clusters
+  num_shards = 1 if mesh is None else mesh.shape[axis_name]
+  chunk, per_shard = _layout(n, num_shards, config.chunk_size)
+  mean = jnp.mean(x, axis=0)
+  # Centred (sklearn does the same: better distances in float32) and padded to whole chunks per shard.
+  xc = jnp.pad(x - mean, ((0, num_shards * per_shard - n), (0, 0)))
+  valid = jnp.arange(num_shards * per_shard) < n
+  if mesh is not None:
+    row_sharding = jax.sharding.NamedSharding(mesh, P(axis_name))
+    xc, valid = jax.lax.with_sharding_constraint((xc, valid), row_sharding)
+  # sklearn's tolerance: tol × the mean over features of the data's variance.
+  tol = config.tol * jnp.mean(jnp.sum(xc * xc, axis=0) / n)
+
+  if config.algorithm == "minibatch":
+    return _fit_minibatch(key, xc, valid, mean, n, config, chunk)
+
+  if init_centers is None:
+    starts = _init_centers(key, xc, valid, config)
+  else:
+    starts = (jnp.asarray(init_centers, jnp.float32) - mean)[None]
+
+  def run_all(x_part, valid_part, starts):
+    sq_norms = jnp.sum(x_part * x_part, axis=1)
+    name = None if mesh is None else axis_name
+
+    def run_one(start):
+      centers, n_iter = _lloyd(x_part, valid_part, sq_norms, start, tol, config.max_iter, chunk, name)
+      return centers, _inertia(x_part, valid_part, centers, chunk, name), n_iter
+
+    return jax.vmap(run_one)(starts)
+
+  if mesh is not None:
+    # check_vma=False: the empty-cluster branch mixes all_gather'ed (typed per-device) and psum'med values,
+    # which are equal on every device by construction.
+    run_all = jax.shard_map(run_all, mesh=mesh, in_specs=(P(axis_name), P(axis_name), P()), out_specs=P(),
+                            check_vma=False)
+  centers, inertias, n_iter = run_all(xc, valid, starts)
+  best = jnp.argmin(inertias)
+  return KMeansParams(centers=centers[best] + mean, inertia=inertias[best], n_iter=n_iter[best])
+
+
+def _fit_minibatch(key, xc, valid, mean, n, config, chunk):
+  """Mini-batch k-means (module docstring) on centred rows; the first n rows of xc are the data."""
+  k, batch = config.n_clusters, config.batch_size
+  init_key, init_rows_key, step_key = jax.random.split(key, 3)
+  # sklearn's MiniBatchKMeans: candidates initialised and compared on a random subset of 3·batch rows.
+  init_rows = xc[jax.random.randint(init_rows_key, (min(n, 3 * batch),), 0, n)]
+  subset_chunk, subset_rows = _layout(init_rows.shape[0], 1, chunk)
+  subset = jnp.pad(init_rows, ((0, subset_rows - init_rows.shape[0]), (0, 0)))
+  subset_valid = jnp.arange(subset_rows) < init_rows.shape[0]
+  starts = _init_centers(init_key, subset, subset_valid, config)
+  subset_inertia = jax.vmap(lambda c: _inertia(subset, subset_valid, c, subset_chunk, None))(starts)
+  centers = starts[jnp.argmin(subset_inertia)]
+  batch_chunk, batch_rows = _layout(batch, 1, chunk)
+  num_steps = max(1, config.max_iter * n // batch)
+
+  def step(carry, i):
+    centers, totals = carry
+    rows = xc[jax.random.randint(jax.random.fold_in(step_key, i), (batch,), 0, n)]
+    rows = jnp.pad(rows, ((0, batch_rows - batch), (0, 0)))
+    labels, _ = assign(centers, rows, batch_chunk)
+    labels = jnp.where(jnp.arange(batch_rows) < batch, labels, k)
+    sums, counts = _cluster_sums(rows, labels, k)
+    new_totals = totals + counts
+    # Running mean of every row ever assigned: c ← (n_k·c + Σ_batch x) / (n_k + b_k).
+    updated = (centers * totals[:, None] + sums) / jnp.maximum(new_totals, 1.0)[:, None]
+    return (jnp.where((counts > 0)[:, None], updated, centers), new_totals), None
+
+  (centers, _), _ = jax.lax.scan(step, (centers, jnp.zeros(k, jnp.float32)), jnp.arange(num_steps))
+  inertia = _inertia(xc, valid, centers, chunk, None)
+  return KMeansParams(centers=centers + mean, inertia=inertia, n_iter=jnp.int32(num_steps))
+
+
+# Use -----------------------------------------------------------------------------------------------------
+
+def predict(params: KMeansParams, x: jax.Array, chunk_size: int = 8192) -> jax.Array:
+  """The index of each row's nearest centre, (N,) int32."""
+  x = jnp.asarray(x, jnp.float32)
+  n = x.shape[0]
+  chunk, rows = _layout(n, 1, chunk_size)
+  labels, _ = assign(params.centers, jnp.pad(x, ((0, rows - n), (0, 0))), chunk)
+  return labels[:n]
+
+
+def inertia(centers: jax.Array, x: jax.Array, chunk_size: int = 8192) -> jax.Array:
+  """Σ_i min_k ‖x_i − c_k‖² of rows x for the given centres."""
+  x = jnp.asarray(x, jnp.float32)
+  n = x.shape[0]
+  chunk, rows = _layout(n, 1, chunk_size)
+  return _inertia(jnp.pad(x, ((0, rows - n), (0, 0))), jnp.arange(rows) < n, jnp.asarray(centers, jnp.float32),
+                  chunk, None)

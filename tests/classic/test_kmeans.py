@@ -1,0 +1,124 @@
+"""dljax.classic.kmeans against scikit-learn's KMeans / MiniBatchKMeans on the same data (digits, float32)."""
+
+import functools
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.datasets import load_digits
+
+from dljax.classic import kmeans
+from dljax.errors import UserError
+
+KEY = jax.random.key(0)
+
+
+@pytest.fixture(scope="module")
+def digits():
+  """Digits standardised per pixel. Raw digits are small integers, so many rows sit at exactly equal
+  distances from two centres, and float rounding (ours, sklearn's) breaks those ties differently."""
+  x = load_digits().data
+  std = x.std(0)
+  return ((x - x.mean(0)) / np.where(std > 0, std, 1.0)).astype(np.float32)
+
+
+def _fit(x, init_centers=None, **overrides):
+  config = kmeans.default_config(**overrides)
+  kmeans.check_inputs(x, config, init_centers)
+  return jax.jit(functools.partial(kmeans.fit, config=config))(KEY, x, init_centers=init_centers)
+
+
+def test_lloyd_from_the_same_centres_matches_sklearn(digits):
+  init = digits[::180][:10]
+  params = _fit(digits, init, n_clusters=10)
+  ref = KMeans(10, init=init, n_init=1, algorithm="lloyd").fit(digits)
+  assert int(params.n_iter) == ref.n_iter_
+  assert abs(float(params.inertia) - ref.inertia_) < 1e-6 * ref.inertia_
+  np.testing.assert_allclose(params.centers, ref.cluster_centers_, atol=1e-4)
+  np.testing.assert_array_equal(kmeans.predict(params, digits), ref.labels_)
+
+
+def test_empty_clusters_are_relocated_like_sklearn(digits):
+  init = digits[:10].copy()
+  init[3], init[7] = 50.0, -30.0  # two centres no row is nearest to: empty after the first assignment
+  params = _fit(digits, init, n_clusters=10)
+  ref = KMeans(10, init=init, n_init=1, algorithm="lloyd").fit(digits)
+  assert int(params.n_iter) == ref.n_iter_
+  assert abs(float(params.inertia) - ref.inertia_) < 1e-6 * ref.inertia_
+  np.testing.assert_allclose(params.centers, ref.cluster_centers_, atol=1e-4)
+
+
+def test_kmeans_plusplus_with_several_inits_is_as_good_as_sklearn(digits):
+  params = _fit(digits, n_clusters=10, n_init=4)
+  ref = KMeans(10, n_init=4, random_state=0).fit(digits)
+  assert float(params.inertia) <= 1.01 * ref.inertia_
+  # The reported inertia is the inertia of the returned centres (numpy formula).
+  d2 = ((digits[:, None, :].astype(np.float64) - np.asarray(params.centers, np.float64)[None]) ** 2).sum(-1)
+  assert abs(float(params.inertia) - d2.min(1).sum()) < 1e-5 * d2.min(1).sum()
+
+
+def test_kmeans_plusplus_spreads_centres(digits):
+  """D² sampling: the k-means++ start leaves far less inertia than K rows drawn uniformly."""
+  pp = kmeans.kmeans_plusplus(KEY, digits, 10)
+  uniform = kmeans.random_init(KEY, digits, 10)
+  assert float(kmeans.inertia(pp, digits)) < 0.9 * float(kmeans.inertia(uniform, digits))
+  rows = {tuple(r) for r in digits.tolist()}
+  assert all(tuple(c) in rows for c in np.asarray(pp).tolist())  # centres are data rows
+
+
+def test_minibatch_is_as_good_as_sklearns(digits):
+  params = _fit(digits, n_clusters=10, algorithm="minibatch", batch_size=256, max_iter=20, n_init=3)
+  ref = MiniBatchKMeans(10, batch_size=256, n_init=3, random_state=0).fit(digits)
+  full = KMeans(10, n_init=1, random_state=0).fit(digits)
+  assert float(params.inertia) <= 1.02 * ref.inertia_
+  assert float(params.inertia) <= 1.1 * full.inertia_
+
+
+def test_eight_devices_equal_one():
+  """Rows sharded over 8 fake devices (sums and counts psum'd) give the 1-device centres."""
+  code = textwrap.dedent("""
+    import os
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+    import functools, jax, numpy as np
+    from sklearn.datasets import load_digits
+    from dljax import parallel
+    from dljax.classic import kmeans
+    x = load_digits().data.astype(np.float32) / 16.0  # 1797 rows: not a multiple of 8, the last shard is padded
+    mesh = parallel.make_mesh()
+    assert mesh.devices.size == 8
+    config = kmeans.default_config(n_clusters=10, n_init=2, chunk_size=64)
+    one = jax.jit(functools.partial(kmeans.fit, config=config))(jax.random.key(0), x)
+    eight = jax.jit(functools.partial(kmeans.fit, config=config, mesh=mesh))(jax.random.key(0), x)
+    np.testing.assert_allclose(eight.centers, one.centers, rtol=1e-5, atol=1e-4)
+    assert abs(float(eight.inertia) - float(one.inertia)) < 1e-5 * float(one.inertia)
+    assert int(eight.n_iter) == int(one.n_iter)
+    print("OK", float(one.inertia))
+  """)
+  result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.strip().startswith("OK")
+
+
+@pytest.mark.parametrize("overrides, x_fix, message", [
+    ({"n_clusters": 101}, None, "n_clusters=101: give 1..100"),
+    ({"n_clusters": 0}, None, "n_clusters=0"),
+    ({"init": "kmeans++"}, None, "init='kmeans\\+\\+'"),
+    ({"algorithm": "elkan"}, None, "algorithm='elkan'"),
+    ({"tol": -1.0}, None, "tol=-1.0"),
+    ({}, "nan", "NaN"),
+])
+def test_bad_input_is_a_user_error(digits, overrides, x_fix, message):
+  x = digits[:100].copy()
+  if x_fix == "nan":
+    x[7, 2] = np.nan
+  with pytest.raises(UserError, match=message):
+    kmeans.check_inputs(x, kmeans.default_config(**overrides))
+
+
+def test_wrong_init_centres_shape_is_a_user_error(digits):
+  with pytest.raises(UserError, match="init_centers has shape"):
+    kmeans.check_inputs(digits, kmeans.default_config(n_clusters=10), digits[:9])
