@@ -41,8 +41,8 @@ def distributed_spec(coordinator: str | None = None, num_processes: int | None =
 
   Explicit: flags or DLJAX_COORDINATOR (host:port), DLJAX_NUM_PROCESSES, DLJAX_PROCESS_ID.
   Automatic: a SLURM step of more than one task (SLURM_NTASKS > 1), or a Cloud TPU VM slice of more
-  than one worker (TPU_WORKER_HOSTNAMES lists several hosts, as `gcloud ... tpu-vm ssh --worker=all`
-  sees it); jax reads the addresses itself there. DLJAX_INIT_TIMEOUT (seconds) bounds the wait.
+  than one worker (TPU_WORKER_HOSTNAMES lists several hosts), or DLJAX_DISTRIBUTED=auto (set by
+  launch/tpu_vm.py); jax reads the addresses itself there. DLJAX_INIT_TIMEOUT (seconds) bounds the wait.
   """
   env = os.environ if environ is None else environ
   coordinator = coordinator or env.get("DLJAX_COORDINATOR") or None
@@ -69,6 +69,8 @@ def distributed_spec(coordinator: str | None = None, num_processes: int | None =
   if num_processes is not None or process_id is not None:
     raise UserError("--num_processes/--process_id need a coordinator: set --coordinator HOST:PORT "
                     "(or DLJAX_COORDINATOR)")
+  if env.get("DLJAX_DISTRIBUTED") == "auto":  # launch/tpu_vm.py: jax reads the cluster itself
+    return DistributedSpec(None, None, None, timeout_s, cluster="auto")
   if int(env.get("SLURM_NTASKS", "1") or 1) > 1 and "SLURM_STEP_NODELIST" in env:
     return DistributedSpec(None, None, None, timeout_s, cluster="slurm")
   if len([h for h in env.get("TPU_WORKER_HOSTNAMES", "").split(",") if h]) > 1:
