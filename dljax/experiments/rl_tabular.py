@@ -39,8 +39,9 @@ def frozenlake_qlearning():
   Run: dljax run frozenlake_qlearning --workdir /tmp/frozenlake_qlearning
   Target: mean exact greedy success >= 0.73 (optimum within 100 steps: 0.7442 by finite-horizon DP).
   """
-  agent = q_learning.default_agent_config(gamma=0.99, learning_rate=0.1, epsilon_start=1.0, epsilon_end=0.01,
-                                          epsilon_decay_fraction=0.5, num_episodes=5000)
+  agent = q_learning.default_agent_config(gamma=0.99, learning_rate=0.2, learning_rate_end=0.005,
+                                          epsilon_start=1.0, epsilon_end=0.01, epsilon_decay_fraction=0.5,
+                                          num_episodes=5000)
   return rl_config(env={"id": "FrozenLake-v1", "map_name": "4x4", "is_slippery": True}, agent="q_learning",
                    agent_config=agent, num_seeds=64, log_every_steps=500, checkpoint_every_steps=1000)
 
