@@ -33,6 +33,13 @@ def train(agent: Agent) -> Callable:
   return run
 
 
+def make_env(config):
+  """(env module, params) from `config.env`: its `id` and any env options beside it."""
+  from dljax.rl import envs  # pylint: disable=import-outside-toplevel
+  options = {k: v for k, v in config.env.items() if k != "id"}
+  return envs.make(config.env.id, **options)
+
+
 def check_discount(gamma: float, name: str = "agent_config.gamma") -> float:
   if not 0.0 <= gamma <= 1.0:
     raise UserError(f"--config.{name}={gamma}: a discount factor must be in [0, 1]")
