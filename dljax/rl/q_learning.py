@@ -24,7 +24,9 @@ config.agent_config fields:
   num_episodes × time limit, which lets every seed finish its episodes), steps_per_update, eval_horizon (None = the env's time limit),
   shaping.goal_bonus, shaping.failure_penalty, shaping.step_penalty, shaping.potential
   ("none" | "distance": −(shortest path to the goal)/(longest), "optimal_value": V* of value
-  iteration), shaping.potential_scale.
+  iteration), shaping.potential_scale, shaping.potential_offset (Φ = scale·base + offset).
+Φ of a terminal state is 0, so a negative Φ pays −Φ(s) for ending an episode anywhere, holes included:
+the optimal policy is unchanged (Ng et al.), but learning may first be drawn to the holes.
 """
 
 import flax.struct
@@ -59,6 +61,7 @@ def default_agent_config(**overrides) -> ml_collections.ConfigDict:
   c.shaping.step_penalty = 0.0
   c.shaping.potential = "none"
   c.shaping.potential_scale = 1.0
+  c.shaping.potential_offset = 0.0
   for key, value in overrides.items():
     target, *path = key.split(".")
     node = c
@@ -92,22 +95,24 @@ def shortest_steps_to_goal(params: tabular.TabularParams) -> np.ndarray:
   return dist
 
 
-def potential_table(kind: str, params: tabular.TabularParams, gamma: float, scale: float) -> np.ndarray | None:
+def potential_table(kind: str, params: tabular.TabularParams, gamma: float, scale: float,
+                    offset: float = 0.0) -> np.ndarray | None:
+  """Φ(s) = scale·base(s) + offset; base: −(steps to goal)/(longest) ("distance") or V* ("optimal_value")."""
   if kind == "none":
     return None
   if kind == "distance":
     dist = shortest_steps_to_goal(params)
     finite = dist[np.isfinite(dist)]
     longest = finite.max() if len(finite) else 1.0
-    return scale * -np.where(np.isfinite(dist), dist, longest) / longest
+    return scale * -np.where(np.isfinite(dist), dist, longest) / longest + offset
   if kind == "optimal_value":
-    return scale * np.asarray(exact.value_iteration(params, min(gamma, 0.999))[0])
+    return scale * np.asarray(exact.value_iteration(params, min(gamma, 0.999))[0]) + offset
   raise UserError(f"--config.agent_config.shaping.potential={kind!r}: choose none, distance or optimal_value")
 
 
 def shaped_env(cfg, params, gamma):
   s = cfg.shaping
-  table = potential_table(s.potential, params, gamma, s.potential_scale)
+  table = potential_table(s.potential, params, gamma, s.potential_scale, s.potential_offset)
   if table is None and not (s.goal_bonus or s.failure_penalty or s.step_penalty):
     return tabular
   potential = None if table is None else (lambda obs, t=jnp.asarray(table, jnp.float32): t[obs])
@@ -165,6 +170,14 @@ def make_train(config) -> agent_lib.Agent:
   env = shaped_env(cfg, params, gamma)
   num_states, num_actions = tabular.num_states(params), tabular.num_actions(params)
   has_goal = bool(jnp.any(exact.goal_outcomes(params)))
+  # The success of the optimal policy of the (possibly shaped) discounted reward being learned.
+  learned_reward = params.reward
+  if isinstance(env, wrappers.RewardShaping):
+    here = jnp.arange(num_states)[:, None, None]
+    learned_reward = params.reward + env.shaping(here, params.next_state, params.reward, params.terminated)
+  target_policy = exact.greedy_policy(exact.value_iteration(params, min(gamma, 0.9999), rewards=learned_reward)[1])
+  target_success = float(exact.from_start(params, exact.evaluate_policy_finite_horizon(
+      params, target_policy, horizon, rewards=exact.goal_rewards(params)))) if has_goal else float("nan")
 
   def init(key):
     reset_key, run_key = jax.random.split(key)
@@ -202,10 +215,14 @@ def make_train(config) -> agent_lib.Agent:
     del key  # exact: nothing sampled
     policy = exact.greedy_policy(state.q)
     values = exact.evaluate_policy_finite_horizon(params, policy, horizon)
-    metrics = {"mean_return": exact.from_start(params, values), "episodes": state.episodes.astype(jnp.float32)}
+    steps = exact.evaluate_policy_finite_horizon(params, policy, horizon, rewards=jnp.ones_like(params.reward))
+    metrics = {"mean_return": exact.from_start(params, values), "episodes": state.episodes.astype(jnp.float32),
+               "episode_length": exact.from_start(params, steps),  # expected steps of a greedy episode
+               "finished": (state.episodes >= num_episodes).astype(jnp.float32)}  # mean: fraction of seeds done
     if has_goal:
       success = exact.evaluate_policy_finite_horizon(params, policy, horizon, rewards=exact.goal_rewards(params))
       metrics["success_rate"] = exact.from_start(params, success)
+      metrics["optimal_policy_success"] = jnp.float32(target_success)  # of the reward learned (shaped or not)
     return metrics
 
   return agent_lib.Agent(init=init, update=update, evaluate=evaluate, num_updates=num_updates,

@@ -19,11 +19,13 @@ Typed PRNG keys inside runner states are stored as raw key data (uint32) so orba
 """
 
 import importlib
+import os
 from typing import Any
 
 import flax.struct
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
@@ -123,3 +125,121 @@ class RLTrainer(Trainer):
       if name in ("mean_return", "success_rate"):
         metrics[f"{name}_stderr"] = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
     return metrics
+
+
+ABLATION = "rl_ablation"
+
+
+class AblationState(flax.struct.PyTreeNode):
+  step: jnp.ndarray
+  variants: dict  # variant name -> RLState.runner
+
+
+def _merged(base: dict, changes: dict) -> dict:
+  out = dict(base)
+  for key, value in changes.items():
+    out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+  return out
+
+
+@register_trainer(ABLATION)
+class AblationTrainer(Trainer):
+  """Several variants of one RL experiment trained side by side, each an RLTrainer (all its seeds
+  vmapped) whose `agent_config` is the base one updated by `config.variants[name]` (a dict of
+  agent_config fields, nested like it). `evaluate` returns `<variant>/<metric>` for every variant;
+  at the end of the run, with `workdir` set, it writes ablation.md, ablation.csv (per variant: final
+  metrics, and learning speed: the first step whose mean success reached `config.ablation_threshold`
+  and the area under the success curve from the `test` records of metrics.jsonl) and ablation.png
+  (mean success over training, one line per variant).
+  """
+
+  workdir: str | None = None  # where the final evaluate writes the table and plot (set by the caller)
+
+  def __init__(self, config, mesh, key):
+    self.config = config
+    if not config.variants:
+      raise UserError("--config.variants is empty: name at least one variant")
+    base = config.agent_config.to_dict()
+    self.trainers = {}
+    for name, changes in config.variants.items():
+      sub = config.copy_and_resolve_references()
+      with sub.unlocked():
+        try:
+          sub.agent_config = ml_collections.ConfigDict(_merged(base, changes.to_dict()))
+        except (KeyError, AttributeError) as e:
+          raise UserError(f"--config.variants.{name}: {e}") from None
+      self.trainers[name] = RLTrainer(sub, mesh, key)  # the same seeds for every variant
+    first = next(iter(self.trainers.values()))
+    if any(t.num_steps != first.num_steps for t in self.trainers.values()):
+      raise UserError("every variant must run the same number of updates")
+    self.num_steps, self.examples_per_step = first.num_steps, sum(t.examples_per_step for t in self.trainers.values())
+    self.loss_metric = f"{next(iter(self.trainers))}/{first.loss_metric}"
+
+  def init_state(self):
+    return AblationState(step=parallel.replicate(self.trainers[next(iter(self.trainers))].mesh, jnp.int32(0)), variants={n: t.init_state().runner for n, t in self.trainers.items()})
+
+  def train(self, state, num_steps):
+    runners, metrics = {}, {}
+    for name, trainer in self.trainers.items():
+      # A fresh step per variant: each chunk donates (deletes) the state it is given.
+      sub, sub_metrics = trainer.train(RLState(step=jnp.int32(0), runner=state.variants[name]), num_steps)
+      runners[name] = sub.runner
+      metrics.update({f"{name}/{k}": v for k, v in sub_metrics.items()})
+    return AblationState(step=state.step + num_steps, variants=runners), metrics
+
+  def evaluate(self, state) -> dict[str, float]:
+    metrics = {}
+    for name, trainer in self.trainers.items():
+      sub = trainer.evaluate(RLState(step=state.step, runner=state.variants[name]))
+      metrics.update({f"{name}/{k}": v for k, v in sub.items()})
+    if self.workdir is not None and jax.process_index() == 0 and int(jax.device_get(state.step)) == self.num_steps:
+      write_ablation_report(self.workdir, list(self.trainers), metrics, self.num_steps, self.config.ablation_threshold,
+                            next(iter(self.trainers.values())).agent.env_steps_per_update)
+    return metrics
+
+
+def write_ablation_report(workdir: str, variants: list[str], final: dict, final_step: int, threshold: float,
+                          env_steps_per_update: int) -> None:
+  """ablation.{md,csv,png}: per variant, final metrics and learning speed from the `test` records of
+  metrics.jsonl (the evaluations every eval_every_steps) plus the final evaluation `final`."""
+  from dljax.train import workdir as workdir_lib  # pylint: disable=import-outside-toplevel
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+  tests = [r for r in workdir_lib.read_metrics(workdir) if r["split"] == "test" and r["step"] < final_step]
+  reach = f"env_steps_to_success_{threshold:g}"
+  rows, curves = [], {}
+  for name in variants:
+    key = f"{name}/success_rate"
+    curve = [(r["step"] * env_steps_per_update, r[key]) for r in tests if key in r]
+    curve.append((final_step * env_steps_per_update, final[key]))
+    curves[name] = curve
+    reached = next((s for s, v in curve if v >= threshold), None)
+    rows.append({
+        "variant": name,
+        "final_success": final[key], "success_stderr": final.get(f"{name}/success_rate_stderr", 0.0),
+        "final_return": final[f"{name}/mean_return"],
+        "greedy_episode_length": final.get(f"{name}/episode_length", float("nan")),
+        "optimum_of_learned_reward": final.get(f"{name}/optimal_policy_success", float("nan")),
+        reach: "not reached" if reached is None else str(reached),
+        "mean_success_over_training": float(np.mean([v for _, v in curve]))})
+  columns = list(rows[0])
+  cell = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)
+  with open(os.path.join(workdir, "ablation.csv"), "w") as f:
+    f.write(",".join(columns) + "\n")
+    f.writelines(",".join(cell(row[c]) for c in columns) + "\n" for row in rows)
+  with open(os.path.join(workdir, "ablation.md"), "w") as f:
+    f.write("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n")
+    f.writelines("| " + " | ".join(cell(row[c]) for c in columns) + " |\n" for row in rows)
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  for name, curve in curves.items():
+    ax.plot(*zip(*curve), label=name)
+  ax.axhline(threshold, color="grey", lw=0.8, ls="--")
+  ax.set_xlabel("env steps per seed")
+  ax.set_ylabel("exact greedy success probability (mean over seeds)")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize="small")
+  fig.tight_layout()
+  fig.savefig(os.path.join(workdir, "ablation.png"), dpi=100)
+  plt.close(fig)
