@@ -90,6 +90,16 @@ def episode_returns(env, env_params, policy, key, num_episodes: int, max_steps: 
   return total
 
 
+def gae(traj: Transition, gamma: float, gae_lambda: float):
+  """(Â_t, R_t = Â_t + V(s_t)) by the reverse recursion over a time-major rollout (T, num_envs)."""
+  def body(next_advantage, t):
+    delta = t.reward + gamma * t.next_value * (1.0 - t.terminated) - t.value
+    advantage = delta + gamma * gae_lambda * (1.0 - t.done) * next_advantage
+    return advantage, advantage
+  _, advantages = jax.lax.scan(body, jnp.zeros(traj.reward.shape[1:]), traj, reverse=True)
+  return advantages, advantages + traj.value
+
+
 def check_config(cfg) -> None:
   agent_lib.check_discount(cfg.gamma)
   agent_lib.check_probability(cfg.gae_lambda, "agent_config.gae_lambda")
@@ -143,15 +153,6 @@ def make_train(config: ml_collections.ConfigDict) -> agent_lib.Agent:
     last_return = jnp.where(done, episode_return, last_return)
     return (params, env_state, next_obs, jnp.where(done, 0.0, episode_return), last_return), transition
 
-  def gae(traj: Transition):
-    """Â_t by the reverse recursion over the rollout (time-major arrays)."""
-    def body(next_advantage, t):
-      delta = t.reward + cfg.gamma * t.next_value * (1.0 - t.terminated) - t.value
-      advantage = delta + cfg.gamma * cfg.gae_lambda * (1.0 - t.done) * next_advantage
-      return advantage, advantage
-    _, advantages = jax.lax.scan(body, jnp.zeros(cfg.num_envs), traj, reverse=True)
-    return advantages, advantages + traj.value
-
   def loss_fn(params, batch, advantages, targets):
     logits, value = network.apply(params, batch.obs)
     log_probs = jax.nn.log_softmax(logits)
@@ -185,7 +186,7 @@ def make_train(config: ml_collections.ConfigDict) -> agent_lib.Agent:
     carry = (runner.params, runner.env_state, runner.obs, runner.episode_return, runner.last_return)
     (_, env_state, obs, episode_return, last_return), traj = jax.lax.scan(
         env_step, carry, jax.random.split(rollout_key, cfg.num_steps))
-    advantages, targets = gae(traj)
+    advantages, targets = gae(traj, cfg.gamma, cfg.gae_lambda)
     (params, opt_state), losses = jax.lax.scan(
         functools.partial(epoch, data=(traj, advantages, targets)), (runner.params, runner.opt_state),
         jax.random.split(epochs_key, cfg.update_epochs))

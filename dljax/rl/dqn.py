@@ -1,0 +1,175 @@
+"""Deep Q-network (Mnih et al. 2015): replay buffer held as JAX arrays, target network, ε-greedy schedule,
+Huber loss, Adam; optionally Double DQN's target (van Hasselt et al. 2016).
+
+One update = one ε-greedy step in each of `num_envs` auto-resetting envs (transitions written into the
+ring buffer), then, once `learning_starts` env steps are stored, one Adam step on a uniformly sampled
+minibatch of the loss
+
+  L(θ) = E_(s,a,r,s',term)~D [ huber(r + γ·(1 − term)·max_a' Q_θ⁻(s', a') − Q_θ(s, a)) ]
+  (Double DQN: Q_θ⁻(s', argmax_a' Q_θ(s', a')) in place of the max),
+
+and every `target_update_every` updates the target θ⁻ ← θ. ε decays linearly from `epsilon_start` to
+`epsilon_end` over the first `exploration_fraction` of the run. Truncation (the 500-step limit) is not a
+terminal state: s' is the observation the step reached (`info["final_obs"]`) and is bootstrapped.
+The ratio of gradient steps to env steps is 1 / num_envs. Evaluation: the greedy policy argmax_a Q_θ(s, a),
+full episodes.
+"""
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from dljax import nn as dnn
+from dljax.errors import UserError
+from dljax.rl import agent as agent_lib
+from dljax.rl.envs import wrappers
+from dljax.rl.ppo import episode_returns
+
+
+def default_agent_config() -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(dict(
+      total_env_steps=100_000, num_envs=2, buffer_size=50_000, batch_size=64, learning_starts=1_000,
+      gamma=0.99, learning_rate=1e-3, final_learning_rate=1e-3, max_grad_norm=10.0, target_update_every=250,
+      epsilon_start=1.0, epsilon_end=0.04, exploration_fraction=0.16, double_q=True, hidden=(256, 256),
+      eval_episodes=10))
+
+
+class Buffer(NamedTuple):
+  obs: jnp.ndarray         # (capacity, *obs_shape)
+  action: jnp.ndarray      # (capacity,)
+  reward: jnp.ndarray
+  next_obs: jnp.ndarray    # the observation the step reached (before any auto-reset)
+  terminated: jnp.ndarray  # float: 1 where s' is terminal (no bootstrap)
+  size: jnp.ndarray        # filled rows
+  position: jnp.ndarray    # next row written (ring)
+
+
+class RunnerState(NamedTuple):
+  params: Any
+  target_params: Any
+  opt_state: Any
+  buffer: Buffer
+  env_state: Any
+  obs: jnp.ndarray
+  episode_return: jnp.ndarray  # (num_envs,) running return of the current episodes
+  last_return: jnp.ndarray     # (num_envs,) return of each env's last finished episode
+  update_count: jnp.ndarray
+  rng: jnp.ndarray             # raw key data
+
+
+def check_config(cfg) -> None:
+  agent_lib.check_discount(cfg.gamma)
+  for name in ("epsilon_start", "epsilon_end", "exploration_fraction"):
+    agent_lib.check_probability(cfg[name], f"agent_config.{name}")
+  for name in ("total_env_steps", "num_envs", "buffer_size", "batch_size", "learning_rate",
+               "target_update_every", "eval_episodes"):
+    agent_lib.check_positive(cfg[name], f"agent_config.{name}")
+  if cfg.buffer_size % cfg.num_envs:
+    raise UserError(f"--config.agent_config.buffer_size={cfg.buffer_size} must be a multiple of num_envs "
+                    f"({cfg.num_envs})")
+  if cfg.total_env_steps < cfg.num_envs:
+    raise UserError(f"--config.agent_config.total_env_steps={cfg.total_env_steps} is less than num_envs")
+
+
+def linear_schedule(start, end, duration, t):
+  return start + (end - start) * jnp.clip(t / max(duration, 1), 0.0, 1.0)
+
+
+def td_target(reward, terminated, next_q_target, next_q_online, gamma: float, double_q: bool):
+  """r + γ·(1 − term)·max_a' Q⁻(s', a'), or with Double DQN r + γ·(1 − term)·Q⁻(s', argmax_a' Q(s', a'))."""
+  if double_q:
+    next_action = jnp.argmax(next_q_online, axis=-1)
+    next_value = jnp.take_along_axis(next_q_target, next_action[:, None], axis=1)[:, 0]
+  else:
+    next_value = next_q_target.max(axis=-1)
+  return reward + gamma * (1.0 - terminated) * next_value
+
+
+def make_train(config: ml_collections.ConfigDict) -> agent_lib.Agent:
+  cfg = config.agent_config
+  check_config(cfg)
+  env, env_params = agent_lib.make_env(config)
+  n_actions = env.num_actions(env_params)
+  obs_shape = tuple(env.observation_shape(env_params))
+  max_steps = int(getattr(env_params, "max_steps_in_episode", 500))
+  network = dnn.MLP(tuple(cfg.hidden), n_actions, "relu")
+  num_updates = cfg.total_env_steps // cfg.num_envs
+  learning_starts = cfg.learning_starts // cfg.num_envs  # in updates
+  exploration_updates = int(cfg.exploration_fraction * num_updates)
+  learning_rate = optax.linear_schedule(cfg.learning_rate, cfg.final_learning_rate,
+                                        max(num_updates - learning_starts, 1))
+  tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(learning_rate))
+  vmap_step = jax.vmap(functools.partial(wrappers.auto_reset_step, env), in_axes=(0, 0, 0, None))
+  q_values = lambda params, obs: network.apply(params, obs)
+
+  def init(key):
+    init_key, reset_key, rng = jax.random.split(key, 3)
+    params = network.init(init_key, jnp.zeros((1, *obs_shape)))
+    obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(reset_key, cfg.num_envs), env_params)
+    zeros = lambda *shape, dtype=jnp.float32: jnp.zeros((cfg.buffer_size, *shape), dtype)
+    buffer = Buffer(zeros(*obs_shape), zeros(dtype=jnp.int32), zeros(), zeros(*obs_shape), zeros(),
+                    jnp.int32(0), jnp.int32(0))
+    env_zeros = jnp.zeros(cfg.num_envs)
+    return RunnerState(params, params, tx.init(params), buffer, env_state, obs, env_zeros, env_zeros, jnp.int32(0),
+                       jax.random.key_data(rng))
+
+  def add(buffer: Buffer, obs, action, reward, next_obs, terminated) -> Buffer:
+    at = lambda rows, new: jax.lax.dynamic_update_slice_in_dim(rows, new.astype(rows.dtype), buffer.position, 0)
+    return Buffer(at(buffer.obs, obs), at(buffer.action, action), at(buffer.reward, reward),
+                  at(buffer.next_obs, next_obs), at(buffer.terminated, terminated),
+                  jnp.minimum(buffer.size + cfg.num_envs, cfg.buffer_size),
+                  (buffer.position + cfg.num_envs) % cfg.buffer_size)
+
+  def loss_fn(params, target_params, batch):
+    obs, action, reward, next_obs, terminated = batch
+    target = jax.lax.stop_gradient(td_target(reward, terminated, q_values(target_params, next_obs),
+                                             q_values(params, next_obs), cfg.gamma, cfg.double_q))
+    q_taken = jnp.take_along_axis(q_values(params, obs), action[:, None], axis=1)[:, 0]
+    return optax.huber_loss(q_taken, target, delta=1.0).mean(), jnp.abs(q_taken - target).mean()
+
+  def update(runner: RunnerState):
+    rng = jax.random.wrap_key_data(runner.rng)
+    rng, explore_key, action_key, env_key, sample_key = jax.random.split(rng, 5)
+    # ε-greedy step in every env.
+    epsilon = linear_schedule(cfg.epsilon_start, cfg.epsilon_end, exploration_updates, runner.update_count)
+    greedy = jnp.argmax(q_values(runner.params, runner.obs), axis=-1)
+    random_action = jax.random.randint(action_key, (cfg.num_envs,), 0, n_actions)
+    action = jnp.where(jax.random.uniform(explore_key, (cfg.num_envs,)) < epsilon, random_action, greedy)
+    next_obs, env_state, reward, terminated, truncated, info = vmap_step(
+        jax.random.split(env_key, cfg.num_envs), runner.env_state, action, env_params)
+    buffer = add(runner.buffer, runner.obs, action, reward, info["final_obs"], terminated)
+    done = terminated | truncated
+    episode_return = runner.episode_return + reward
+    last_return = jnp.where(done, episode_return, runner.last_return)
+
+    # One gradient step on a uniform minibatch, applied once learning has started.
+    rows = jax.random.randint(sample_key, (cfg.batch_size,), 0, buffer.size)
+    batch = (buffer.obs[rows], buffer.action[rows], buffer.reward[rows], buffer.next_obs[rows],
+             buffer.terminated[rows])
+    (loss, td_error), grads = jax.value_and_grad(loss_fn, has_aux=True)(runner.params, runner.target_params, batch)
+    updates, new_opt_state = tx.update(grads, runner.opt_state, runner.params)
+    learning = runner.update_count >= learning_starts
+    keep_if_not_learning = lambda new, old: jax.tree.map(lambda n, o: jnp.where(learning, n, o), new, old)
+    params = keep_if_not_learning(optax.apply_updates(runner.params, updates), runner.params)
+    opt_state = keep_if_not_learning(new_opt_state, runner.opt_state)
+    update_count = runner.update_count + 1
+    refresh = update_count % cfg.target_update_every == 0
+    target_params = jax.tree.map(lambda p, t: jnp.where(refresh, p, t), params, runner.target_params)
+
+    runner = RunnerState(params, target_params, opt_state, buffer, env_state, next_obs,
+                         jnp.where(done, 0.0, episode_return), last_return, update_count, jax.random.key_data(rng))
+    metrics = {"loss": jnp.where(learning, loss, 0.0), "td_error": jnp.where(learning, td_error, 0.0),
+               "epsilon": epsilon, "episode_return": last_return.mean()}
+    return runner, metrics
+
+  def evaluate(runner: RunnerState, key):
+    greedy = lambda obs: jnp.argmax(q_values(runner.params, obs), axis=-1)
+    returns = episode_returns(env, env_params, greedy, key, cfg.eval_episodes, max_steps)
+    return {"mean_return": returns.mean()}
+
+  return agent_lib.Agent(init=init, update=update, evaluate=evaluate, num_updates=num_updates,
+                         env_steps_per_update=cfg.num_envs)
