@@ -12,6 +12,8 @@ P_π excludes terminating outcomes (their continuation value is 0). The success 
 task is the expected return with reward [reaches the goal] and γ = 1.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -37,6 +39,7 @@ def bellman_q(params: TabularParams, values, gamma, rewards=None):
   return jnp.sum(params.probs * (rewards + continuation), axis=-1)
 
 
+@functools.partial(jax.jit, static_argnames=("max_iterations",))
 def value_iteration(params: TabularParams, gamma: float, *, tol: float = 1e-10, max_iterations: int = 100_000,
                     rewards=None):
   """(V*, Q*) of the infinite-horizon discounted MDP, iterated in float64 when x64 is on, else float32."""
@@ -52,6 +55,7 @@ def value_iteration(params: TabularParams, gamma: float, *, tol: float = 1e-10, 
   return values, bellman_q(params, values, gamma, rewards)
 
 
+@functools.partial(jax.jit, static_argnums=1)
 def finite_horizon_optimum(params: TabularParams, horizon: int, gamma: float = 1.0, rewards=None):
   """V_h for h = horizon: the best expected return within `horizon` steps from each state."""
   def backup(values, _):
@@ -77,6 +81,7 @@ def evaluate_policy(params: TabularParams, policy, gamma: float, rewards=None):
   return jnp.linalg.solve(jnp.eye(len(reward)) - gamma * transition, reward)
 
 
+@functools.partial(jax.jit, static_argnums=2)
 def evaluate_policy_finite_horizon(params: TabularParams, policy, horizon: int, gamma: float = 1.0,
                                    rewards=None):
   """V_h of a stationary policy within `horizon` steps: V_h = r_π + γ P_π V_{h−1}, V_0 = 0."""

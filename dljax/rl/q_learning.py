@@ -29,6 +29,8 @@ config.agent_config fields:
 the optimal policy is unchanged (Ng et al.), but learning may first be drawn to the holes.
 """
 
+import functools
+
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -139,6 +141,14 @@ def q_update(q, s, a, r, s_next, terminated, alpha, gamma):
   return q.at[s, a].add(alpha * td), td
 
 
+@functools.partial(jax.jit, static_argnums=3)
+def optimal_policy_success(params, rewards, gamma, horizon):
+  """Success within `horizon` steps of the greedy policy of value iteration on `rewards` (jitted once per env)."""
+  policy = exact.greedy_policy(exact.value_iteration(params, gamma, rewards=rewards)[1])
+  return exact.from_start(params, exact.evaluate_policy_finite_horizon(params, policy, horizon,
+                                                                       rewards=exact.goal_rewards(params)))
+
+
 def validate(cfg, params):
   agent_lib.check_discount(cfg.gamma)
   agent_lib.check_positive(cfg.learning_rate, "agent_config.learning_rate")
@@ -175,9 +185,8 @@ def make_train(config) -> agent_lib.Agent:
   if isinstance(env, wrappers.RewardShaping):
     here = jnp.arange(num_states)[:, None, None]
     learned_reward = params.reward + env.shaping(here, params.next_state, params.reward, params.terminated)
-  target_policy = exact.greedy_policy(exact.value_iteration(params, min(gamma, 0.9999), rewards=learned_reward)[1])
-  target_success = float(exact.from_start(params, exact.evaluate_policy_finite_horizon(
-      params, target_policy, horizon, rewards=exact.goal_rewards(params)))) if has_goal else float("nan")
+  target_success = float(optimal_policy_success(params, learned_reward, min(gamma, 0.9999), horizon)) \
+      if has_goal else float("nan")
 
   def init(key):
     reset_key, run_key = jax.random.split(key)

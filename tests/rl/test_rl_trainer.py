@@ -77,3 +77,22 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, override, needle):
   err = capsys.readouterr().err.strip()
   assert code == 2 and err.startswith("dljax: error: ") and "\n" not in err and needle in err, err
   assert not (tmp_path / "w").exists()
+
+
+def test_shaping_ablation_writes_its_table_and_plot(tmp_path, monkeypatch):
+  config = config_lib.apply_overrides(registry.get_config("frozenlake_shaping"), [
+      "num_seeds=4", "agent_config.num_episodes=40", "agent_config.num_env_steps=1000", "log_every_steps=5",
+      "eval_every_steps=5", "checkpoint_every_steps=10"])
+  with config.unlocked():
+    config.variants = {"none": {}, "goal_bonus": {"shaping": {"goal_bonus": 1.0}}}
+  monkeypatch.setattr(rl_trainer.AblationTrainer, "workdir", str(tmp_path))
+  summary = loop.train_and_evaluate(config, str(tmp_path))
+  metrics = summary["metrics"]
+  # A goal bonus of +1 on a 0/1 goal reward doubles every reward, hence every Q value exactly (Q starts
+  # at 0): the same greedy choices, the same runs, the same success.
+  assert metrics["goal_bonus/success_rate"] == metrics["none/success_rate"]
+  assert metrics["none/optimal_policy_success"] == pytest.approx(0.7402, abs=1e-4)
+  table = (tmp_path / "ablation.md").read_text().splitlines()
+  assert len(table) == 4 and {row.split(" | ")[0] for row in table[2:]} == {"| none", "| goal_bonus"}
+  assert (tmp_path / "ablation.csv").read_text().count("\n") == 3
+  assert (tmp_path / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
