@@ -70,7 +70,7 @@ def default_config(**overrides) -> ml_collections.FrozenConfigDict:
   c.tol = 1e-4             # relative to the mean feature variance, as sklearn's
   c.algorithm = "lloyd"    # lloyd | minibatch
   c.batch_size = 1024      # minibatch: rows per step
-  c.chunk_size = 8192      # rows per assignment matmul (cache-sized; see benchmarks/kmeans.py)
+  c.chunk_size = 4096      # rows per assignment matmul: its K×R scores stay in L2 (benchmarks/kmeans.py)
   return validate.typed_config(c, overrides, "kmeans")
 
 
@@ -184,20 +184,40 @@ class _LloydState(NamedTuple):
   settled: jax.Array   # labels unchanged by the last iteration: sklearn's strict convergence
 
 
+def _assign_and_sum(x, valid, centers, old_labels, chunk):
+  """One Lloyd assignment pass over this device's rows, fused per chunk while the chunk is in cache:
+  labels (padding rows get label K), half_min, per-cluster sums and counts, and how many labels changed."""
+  k, d = centers.shape
+
+  def one_chunk(carry, part):
+    sums, counts, changed = carry
+    x_chunk, valid_chunk, old_chunk = part
+    labels, half_min = _nearest(_scores(centers, x_chunk))
+    labels = jnp.where(valid_chunk, labels, k)
+    sums = sums + jax.ops.segment_sum(x_chunk, labels, num_segments=k + 1)
+    counts = counts + jax.ops.segment_sum(jnp.ones(chunk, jnp.float32), labels, num_segments=k + 1)
+    changed = changed + jnp.sum(labels != old_chunk)
+    return (sums, counts, changed), (labels, half_min)
+
+  zeros = (jnp.zeros((k + 1, d), jnp.float32), jnp.zeros(k + 1, jnp.float32), jnp.int32(0))
+  parts = (_chunked(x, chunk), valid.reshape(-1, chunk), old_labels.reshape(-1, chunk))
+  (sums, counts, changed), (labels, half_min) = jax.lax.scan(one_chunk, zeros, parts)
+  return labels.reshape(-1), half_min.reshape(-1), sums[:k], counts[:k], changed
+
+
 def _lloyd(x, valid, sq_norms, centers, tol, max_iter, chunk, axis_name):
   """Lloyd iterations from `centers` on this device's (centred, padded) rows; returns (centers, n_iter)."""
-  k = centers.shape[0]
 
   def iterate(s: _LloydState) -> _LloydState:
-    labels, half_min = assign(s.centers, x, chunk)
-    labels = jnp.where(valid, labels, k)
-    sums, counts = (_psum(a, axis_name) for a in _cluster_sums(x, labels, k))
-    sq_dist = jnp.where(valid, sq_norms + 2.0 * half_min, -jnp.inf)
-    sums, counts = jax.lax.cond(jnp.any(counts == 0),
-                                lambda: _relocate_empty(sums, counts, x, labels, sq_dist, axis_name),
-                                lambda: (sums, counts))
+    labels, half_min, sums, counts, changed = _assign_and_sum(x, valid, s.centers, s.labels, chunk)
+    sums, counts, changed = (_psum(a, axis_name) for a in (sums, counts, changed))
+
+    def relocate():
+      sq_dist = jnp.where(valid, sq_norms + 2.0 * half_min, -jnp.inf)  # ‖x − c_l‖² = ‖x‖² + 2·half_min
+      return _relocate_empty(sums, counts, x, labels, sq_dist, axis_name)
+
+    sums, counts = jax.lax.cond(jnp.any(counts == 0), relocate, lambda: (sums, counts))
     centers = sums / jnp.maximum(counts, 1.0)[:, None]
-    changed = _psum(jnp.sum(labels != s.labels), axis_name)
     return _LloydState(centers=centers, labels=labels, n_iter=s.n_iter + 1,
                        shift=jnp.sum((centers - s.centers) ** 2), settled=changed == 0)
 
@@ -219,12 +239,13 @@ def _inertia(x, valid, centers, chunk, axis_name):
 
 # Initialisation ------------------------------------------------------------------------------------------
 
-def kmeans_plusplus(key, x, n_clusters, weights=None):
+def kmeans_plusplus(key, x, n_clusters, num_valid=None):
   """k-means++ centres (K, D): D² sampling with 2 + ⌊ln K⌋ greedy candidates per centre (sklearn's
-  _kmeans_plusplus). `weights` (N,) of 0/1 excludes padding rows."""
+  _kmeans_plusplus). Rows from `num_valid` on (padding) are never picked."""
   x = jnp.asarray(x, jnp.float32)
   n = x.shape[0]
-  w = jnp.ones(n, jnp.float32) if weights is None else weights
+  num_valid = n if num_valid is None else num_valid
+  w = (jnp.arange(n) < num_valid).astype(jnp.float32)
   trials = 2 + int(math.log(n_clusters))
   sq_norms = jnp.sum(x * x, axis=1)
 
@@ -233,16 +254,15 @@ def kmeans_plusplus(key, x, n_clusters, weights=None):
     return jnp.maximum(jnp.sum(rows * rows, axis=1)[:, None] - 2.0 * products + sq_norms[None, :], 0.0)
 
   first_key, key = jax.random.split(key)
-  first = jax.random.choice(first_key, n, p=w / jnp.sum(w))
+  first = jax.random.randint(first_key, (), 0, num_valid)
   closest = sq_dists_to(x[first][None])[0]
   centers = jnp.zeros((n_clusters, x.shape[1]), jnp.float32).at[0].set(x[first])
 
   def add_center(c, carry):
     centers, closest = carry
-    potential = w * closest
-    cumulative = jnp.cumsum(potential)
+    cumulative = jnp.cumsum(w * closest)
     draws = jax.random.uniform(jax.random.fold_in(key, c), (trials,)) * cumulative[-1]
-    candidates = jnp.minimum(jnp.searchsorted(cumulative, draws), n - 1)
+    candidates = jnp.minimum(jnp.searchsorted(cumulative, draws), num_valid - 1)
     # Each candidate's potential: the inertia left if it joined; keep the least (the greedy step).
     with_candidate = jnp.minimum(closest[None, :], sq_dists_to(x[candidates]))
     best = jnp.argmin(jnp.dot(with_candidate, w, precision=_HIGHEST))
@@ -252,18 +272,16 @@ def kmeans_plusplus(key, x, n_clusters, weights=None):
   return centers
 
 
-def random_init(key, x, n_clusters, weights=None):
-  """K distinct rows drawn uniformly (among rows of weight > 0)."""
-  n = x.shape[0]
-  w = jnp.ones(n, jnp.float32) if weights is None else weights
-  return jnp.asarray(x, jnp.float32)[jax.random.choice(key, n, (n_clusters,), replace=False, p=w / jnp.sum(w))]
+def random_init(key, x, n_clusters, num_valid=None):
+  """K distinct rows drawn uniformly among the first `num_valid` (all when None)."""
+  num_valid = x.shape[0] if num_valid is None else num_valid
+  return jnp.asarray(x, jnp.float32)[jax.random.choice(key, num_valid, (n_clusters,), replace=False)]
 
 
-def _init_centers(key, x, valid, config):
-  weights = valid.astype(jnp.float32)
+def _init_centers(key, x, num_valid, config):
   make = kmeans_plusplus if config.init == "k-means++" else random_init
   keys = jax.random.split(key, config.n_init)
-  return jax.vmap(lambda k: make(k, x, config.n_clusters, weights))(keys)
+  return jax.vmap(lambda k: make(k, x, config.n_clusters, num_valid))(keys)
 
 
 # Fit -----------------------------------------------------------------------------------------------------
@@ -280,8 +298,7 @@ def fit(key: jax.Array, x: jax.Array, config, *, mesh=None, axis_name: str = "da
   """Cluster centres minimising the inertia (module docstring). With `mesh`, rows are sharded over its
   `axis_name` axis. `init_centers` (K, D) replaces config.init (one run, as sklearn's init=array)."""
   x = jnp.asarray(x, jnp.float32)
-  n, d = x.shape
-  k = config.n_clusters
+  n = x.shape[0]
   num_shards = 1 if mesh is None else mesh.shape[axis_name]
   chunk, per_shard = _layout(n, num_shards, config.chunk_size)
   mean = jnp.mean(x, axis=0)
@@ -298,7 +315,7 @@ def fit(key: jax.Array, x: jax.Array, config, *, mesh=None, axis_name: str = "da
     return _fit_minibatch(key, xc, valid, mean, n, config, chunk)
 
   if init_centers is None:
-    starts = _init_centers(key, xc, valid, config)
+    starts = _init_centers(key, xc, n, config)
   else:
     starts = (jnp.asarray(init_centers, jnp.float32) - mean)[None]
 
@@ -331,7 +348,7 @@ def _fit_minibatch(key, xc, valid, mean, n, config, chunk):
   subset_chunk, subset_rows = _layout(init_rows.shape[0], 1, chunk)
   subset = jnp.pad(init_rows, ((0, subset_rows - init_rows.shape[0]), (0, 0)))
   subset_valid = jnp.arange(subset_rows) < init_rows.shape[0]
-  starts = _init_centers(init_key, subset, subset_valid, config)
+  starts = _init_centers(init_key, subset, init_rows.shape[0], config)
   subset_inertia = jax.vmap(lambda c: _inertia(subset, subset_valid, c, subset_chunk, None))(starts)
   centers = starts[jnp.argmin(subset_inertia)]
   batch_chunk, batch_rows = _layout(batch, 1, chunk)
@@ -356,7 +373,7 @@ def _fit_minibatch(key, xc, valid, mean, n, config, chunk):
 
 # Use -----------------------------------------------------------------------------------------------------
 
-def predict(params: KMeansParams, x: jax.Array, chunk_size: int = 8192) -> jax.Array:
+def predict(params: KMeansParams, x: jax.Array, chunk_size: int = 4096) -> jax.Array:
   """The index of each row's nearest centre, (N,) int32."""
   x = jnp.asarray(x, jnp.float32)
   n = x.shape[0]
@@ -365,7 +382,7 @@ def predict(params: KMeansParams, x: jax.Array, chunk_size: int = 8192) -> jax.A
   return labels[:n]
 
 
-def inertia(centers: jax.Array, x: jax.Array, chunk_size: int = 8192) -> jax.Array:
+def inertia(centers: jax.Array, x: jax.Array, chunk_size: int = 4096) -> jax.Array:
   """Σ_i min_k ‖x_i − c_k‖² of rows x for the given centres."""
   x = jnp.asarray(x, jnp.float32)
   n = x.shape[0]

@@ -1,0 +1,115 @@
+"""Lloyd k-means, dljax vs scikit-learn's KMeans(algorithm="lloyd"), on 1M×64 float32 rows, K=100.
+
+Data: synthetic, because the issue fixes the shape (1,000,000 × 64) and no bundled real dataset has it:
+100 Gaussian blobs (sklearn's make_blobs, cluster_std=6, so clusters overlap and Lloyd keeps moving for
+the whole run). Both sides start from the same centres (dljax's k-means++ on the same rows), run with
+tol=0 for a fixed number of iterations, and are timed in the same process, alternating, so a busy machine
+slows both alike. Time per iteration = (fit with 1 + M iterations − fit with 1 iteration) / M, which
+removes each side's fixed costs (input checks, centring; dljax's compilation is excluded by a warm-up).
+Each time is the minimum over --repeats rounds (the least-disturbed one), as wall time and as process
+CPU time (all threads): on a shared machine the CPU-time ratio is the steadier measure of work done.
+
+--devices N splits the CPU into N XLA devices (set before jax starts) and shards the rows over them
+(per-device sums and counts psum'med): one device per core.
+
+Targets (issue 4): time-per-iteration ratio dljax/sklearn ≤ 0.8; final inertias within 1e-4 relative.
+
+Run:  python benchmarks/kmeans.py [--rows 1000000 --iters 5 --repeats 3 --devices 1]
+"""
+
+import argparse
+import os
+import sys
+
+if __name__ == "__main__":  # the device count must be fixed before jax is imported
+  _devices = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--devices=")), None)
+  if _devices is None and "--devices" in sys.argv:
+    _devices = sys.argv[sys.argv.index("--devices") + 1]
+  if _devices and int(_devices) > 1:
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                               f" --xla_force_host_platform_device_count={int(_devices)}").strip()
+
+import functools  # noqa: E402
+import time  # noqa: E402
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.cluster import KMeans  # noqa: E402
+from sklearn.datasets import make_blobs  # noqa: E402
+
+from dljax import parallel  # noqa: E402
+from dljax.classic import kmeans  # noqa: E402
+
+
+def _timed(run):
+  wall, cpu = time.perf_counter(), time.process_time()
+  result = run()
+  return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
+def _dljax_fit(x, init, k, iters, chunk_size, mesh):
+  config = kmeans.default_config(n_clusters=k, max_iter=iters, tol=0.0, chunk_size=chunk_size)
+  fit = jax.jit(functools.partial(kmeans.fit, config=config, mesh=mesh))
+  key = jax.random.key(0)
+  jax.block_until_ready(fit(key, x, init_centers=init))  # compile outside the timing
+  return lambda: _timed(lambda: jax.block_until_ready(fit(key, x, init_centers=init)))
+
+
+def _sklearn_fit(x, init, k, iters):
+  model = lambda: KMeans(k, init=init, n_init=1, max_iter=iters, tol=0.0, algorithm="lloyd")
+  return lambda: _timed(lambda: model().fit(x))
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--rows", type=int, default=1_000_000)
+  parser.add_argument("--features", type=int, default=64)
+  parser.add_argument("--clusters", type=int, default=100)
+  parser.add_argument("--iters", type=int, default=5, help="M: iterations timed beyond the first")
+  parser.add_argument("--repeats", type=int, default=3, help="alternating timed rounds (minimum reported)")
+  parser.add_argument("--chunk-size", type=int, default=kmeans.default_config().chunk_size)
+  parser.add_argument("--devices", type=int, default=1, help="XLA CPU devices to shard the rows over")
+  args = parser.parse_args(argv)
+  n, d, k, m = args.rows, args.features, args.clusters, args.iters
+
+  x, _ = make_blobs(n, d, centers=k, cluster_std=6.0, random_state=0)
+  x = x.astype(np.float32)
+  init = np.asarray(jax.jit(kmeans.kmeans_plusplus, static_argnums=2)(jax.random.key(0), x, k))
+  mesh = parallel.make_mesh() if args.devices > 1 else None
+  x_dev = jax.device_put(x, parallel.batch_sharded(mesh)) if mesh is not None else jax.numpy.asarray(x)
+
+  ours = {it: _dljax_fit(x_dev, init, k, it, args.chunk_size, mesh) for it in (1, 1 + m)}
+  theirs = {it: _sklearn_fit(x, init, k, it) for it in (1, 1 + m)}
+  times = {(side, it): [] for side in ("dljax", "sklearn") for it in (1, 1 + m)}
+  for _ in range(args.repeats):
+    for it in (1, 1 + m):
+      wall, cpu, params = ours[it]()
+      times["dljax", it].append((wall, cpu))
+      wall, cpu, model = theirs[it]()
+      times["sklearn", it].append((wall, cpu))
+  assert int(params.n_iter) == model.n_iter_ == 1 + m, (int(params.n_iter), model.n_iter_)
+
+  def per_iter(side, column):
+    best = lambda it: min(t[column] for t in times[side, it])
+    return (best(1 + m) - best(1)) / m * 1e3
+
+  rows = []
+  for column, name in ((0, "wall"), (1, "CPU")):
+    ours_ms, theirs_ms = per_iter("dljax", column), per_iter("sklearn", column)
+    rows.append((name, ours_ms, theirs_ms, ours_ms / theirs_ms))
+  inertia_rel = abs(float(params.inertia) - model.inertia_) / model.inertia_
+  print(f"\n{n}×{d} float32, K={k}, {1 + m} iterations from the same k-means++ centres, "
+        f"{args.devices} device(s), chunk {args.chunk_size}")
+  print("| time | dljax ms/iter | sklearn ms/iter | ratio (target ≤ 0.8) |")
+  print("|---|---|---|---|")
+  for name, ours_ms, theirs_ms, ratio in rows:
+    print(f"| {name} | {ours_ms:.1f} | {theirs_ms:.1f} | {ratio:.3f} {'yes' if ratio <= 0.8 else 'NO'} |")
+  print(f"final inertia: dljax {float(params.inertia):.8g}, sklearn {model.inertia_:.8g}, relative difference "
+        f"{inertia_rel:.2e} (target ≤ 1e-4: {'yes' if inertia_rel <= 1e-4 else 'NO'})")
+  print(f"\nreproduce: python benchmarks/kmeans.py --rows {n} --iters {m} --repeats {args.repeats} "
+        f"--chunk-size {args.chunk_size} --devices {args.devices}   (jax {jax.__version__}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f})")
+
+
+if __name__ == "__main__":
+  sys.exit(main())
