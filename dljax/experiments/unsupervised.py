@@ -46,13 +46,13 @@ def fashion_mnist_autoencoder():
   3x3 convolutions (32, 64 channels; 28→14→7), a 32-d code, transposed convolutions back, sigmoid
   output; Adam 2e-3 with cosine decay, batch 128, 15 epochs, loss mean ‖x − x̂‖² per pixel. Test metrics:
   per-pixel MSE and PSNR; WORKDIR/reconstructions_step_S.png shows test images and reconstructions.
-  (--config.model.name=dense_ae --config.model.hidden='(512,128)' for the dense one.)
+  (--config.model.name=dense_ae --config.model.widths='(512,128)' for the dense one.)
 
   Run: dljax run fashion_mnist_autoencoder --workdir /tmp/fashion_mnist_autoencoder
   Result: RESULT_PENDING
   """
   c = _autoencoder_config(trainer=autoencoder_trainer.AUTOENCODER,
-                          model={"name": "conv_ae", "features": (32, 64), "latent": 32, "activation": "relu"},
+                          model={"name": "conv_ae", "widths": (32, 64), "latent": 32, "activation": "relu"},
                           batch_size=128, num_epochs=15, learning_rate=2e-3)
   _loop_fields(c, log_every=100, checkpoint_every=1000)
   return c
@@ -75,12 +75,13 @@ def fashion_mnist_anomaly():
   Result: RESULT_PENDING
   """
   c = _autoencoder_config(trainer=autoencoder_trainer.ONE_CLASS,
-                          model={"name": "dense_ae", "hidden": (256, 64), "latent": 32, "activation": "relu"},
+                          model={"name": "dense_ae", "widths": (256, 64), "latent": 32, "activation": "relu"},
                           batch_size=64, num_epochs=20, learning_rate=2e-3)
   c.normal_classes = tuple(range(10))
   c.baselines = ml_collections.ConfigDict()
   c.baselines.enabled = True
   c.baselines.pca_components = 32   # the autoencoder's code size
+  c.baselines.pca_solver = "covariance_eigh"  # eigh of the 784x784 covariance: same axes as the SVD, faster
   c.baselines.iforest_estimators = 100
   _loop_fields(c, log_every=100, checkpoint_every=500)
   return c

@@ -19,16 +19,16 @@ def _with_channels(x):
 
 
 class DenseAutoencoder(nn.Module):
-  """x ↦ flatten ↦ Dense(hidden[0]) … Dense(hidden[-1]) ↦ z = Dense(latent) ↦ mirrored decoder ↦ σ ↦ x̂."""
+  """x ↦ flatten ↦ Dense(widths[0]) … Dense(widths[-1]) ↦ z = Dense(latent) ↦ mirrored decoder ↦ σ ↦ x̂."""
   image_shape: Sequence[int]           # (H, W, C) of one example
-  hidden: Sequence[int] = (512, 128)
+  widths: Sequence[int] = (512, 128)   # units of the encoder's hidden layers (the decoder mirrors them)
   latent: int = 32
   activation: str = "relu"
 
   def setup(self):
-    self.encoder_layers = [nn.Dense(width, name=f"enc_{i}") for i, width in enumerate(self.hidden)]
+    self.encoder_layers = [nn.Dense(width, name=f"enc_{i}") for i, width in enumerate(self.widths)]
     self.code = nn.Dense(self.latent, name="code")
-    self.decoder_layers = [nn.Dense(width, name=f"dec_{i}") for i, width in enumerate(reversed(self.hidden))]
+    self.decoder_layers = [nn.Dense(width, name=f"dec_{i}") for i, width in enumerate(reversed(self.widths))]
     self.output = nn.Dense(math.prod(self.image_shape), name="output")
 
   def encode(self, x):
@@ -53,24 +53,24 @@ class DenseAutoencoder(nn.Module):
 class ConvAutoencoder(nn.Module):
   """Strided 3x3 convolutions halve the image per block (28→14→7), a dense code z, then transposed
   convolutions double it back; a final 3x3 convolution and σ give x̂. H and W must be divisible by
-  2^len(features)."""
+  2^len(widths)."""
   image_shape: Sequence[int]
-  features: Sequence[int] = (32, 64)
+  widths: Sequence[int] = (32, 64)     # channels of the strided encoder convolutions (mirrored in the decoder)
   latent: int = 32
   activation: str = "relu"
 
   def setup(self):
     self.down = [nn.Conv(f, (3, 3), strides=(2, 2), padding="SAME", name=f"enc_conv_{i}")
-                 for i, f in enumerate(self.features)]
+                 for i, f in enumerate(self.widths)]
     self.code = nn.Dense(self.latent, name="code")
     h, w, _ = self.image_shape
-    scale = 2 ** len(self.features)
+    scale = 2 ** len(self.widths)
     if h % scale or w % scale:
-      raise ValueError(f"image {h}x{w} is not divisible by {scale}: use fewer conv features or pad the images")
-    self.bottom_shape = (h // scale, w // scale, self.features[-1])
+      raise ValueError(f"image {h}x{w} is not divisible by {scale}: use fewer conv widths or pad the images")
+    self.bottom_shape = (h // scale, w // scale, self.widths[-1])
     self.expand = nn.Dense(self.bottom_shape[0] * self.bottom_shape[1] * self.bottom_shape[2], name="dec_dense")
     self.up = [nn.ConvTranspose(f, (3, 3), strides=(2, 2), padding="SAME", name=f"dec_conv_{i}")
-               for i, f in enumerate(reversed(self.features))]
+               for i, f in enumerate(reversed(self.widths))]
     self.output = nn.Conv(self.image_shape[-1], (3, 3), padding="SAME", name="output")
 
   def encode(self, x):

@@ -312,7 +312,7 @@ class OneClassTrainer(Trainer):
       from dljax.classic import pca  # pylint: disable=import-outside-toplevel
       cfg = self.config.baselines
       flat_test = self.test_x.reshape(len(self.test_x), -1)
-      pca_config = pca.default_config(n_components=cfg.pca_components)
+      pca_config = pca.default_config(n_components=cfg.pca_components, solver=cfg.pca_solver)
       fit = jax.jit(functools.partial(pca.fit, config=pca_config))
       error = jax.jit(pca.reconstruction_error)
       scores = {"pca": [], "iforest": []}
