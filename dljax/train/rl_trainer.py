@@ -35,6 +35,7 @@ from dljax.train.trainers import Trainer, register_trainer
 
 
 NAME = "rl"
+_SHARED: dict[tuple, dict] = {}  # config -> its agent and compiled chunk/evaluate programs
 
 
 class RLState(flax.struct.PyTreeNode):
@@ -64,7 +65,13 @@ class RLTrainer(Trainer):
     if config.num_seeds < 1:
       raise UserError(f"--config.num_seeds={config.num_seeds} must be >= 1")
     self.num_seeds = config.num_seeds
-    self.agent = load_agent_module(config.agent).make_train(config)
+    # Runs of the same config in one process (a resumed run, `dljax eval`, tests) share the agent and
+    # its compiled programs instead of compiling them again.
+    shared = _SHARED.setdefault((config.to_json_best_effort(sort_keys=True), mesh.devices.shape,
+                                 tuple(d.id for d in mesh.devices.flat)), {})
+    if "agent" not in shared:
+      shared["agent"] = load_agent_module(config.agent).make_train(config)
+    self.agent = shared["agent"]
     self.num_steps = int(self.agent.num_updates)
     self.examples_per_step = self.num_seeds * int(self.agent.env_steps_per_update)
     self.seed_keys = jax.random.split(key, self.num_seeds)
@@ -78,8 +85,8 @@ class RLTrainer(Trainer):
     self._key_impl = jax.random.key_impl(self.seed_keys)
     metric_names = jax.eval_shape(self.agent.update, abstract)[1].keys()
     self.loss_metric = next((m for m in ("loss", "td_error") if m in metric_names), None) or sorted(metric_names)[0]
-    self._chunks = {}
-    self._evaluate = jax.jit(jax.vmap(self._evaluate_one))
+    self._chunks = shared.setdefault("chunks", {})
+    self._evaluate = shared.setdefault("evaluate", jax.jit(jax.vmap(self._evaluate_one)))
 
   def _storable(self, runner):
     return jax.tree.map(lambda is_key, x: jax.random.key_data(x) if is_key else x, self._key_leaves, runner)
