@@ -66,6 +66,8 @@ class UnsupervisedTrainer(Trainer):
     sharded = self.learner is kmeans and mesh.devices.size > 1
     extra = {"mesh": mesh} if sharded else {}
     self._fit = jax.jit(functools.partial(self.learner.fit, config=self.learner_config, **extra))
+    self._predict, self._inertia = jax.jit(kmeans.predict), jax.jit(kmeans.inertia)
+    self._reconstruction_error = jax.jit(pca.reconstruction_error)
 
   def init_state(self) -> FitState:
     abstract = jax.eval_shape(self._fit, self._key, self.x_train)
@@ -78,7 +80,7 @@ class UnsupervisedTrainer(Trainer):
     if self.learner is kmeans:
       metric = params.inertia
     else:
-      metric = jnp.mean(pca.reconstruction_error(params, self.x_train)) / self.x_train.shape[1]
+      metric = jnp.mean(self._reconstruction_error(params, self.x_train)) / self.x_train.shape[1]
     return parallel.replicate(self.mesh, FitState(step=state.step + 1, params=params)), {self.loss_metric: metric[None]}
 
   def evaluate(self, state) -> dict[str, float]:
@@ -90,7 +92,7 @@ class UnsupervisedTrainer(Trainer):
   def _kmeans_metrics(self, params) -> dict[str, float]:
     c = self.learner_config
     metrics = {"inertia": float(params.inertia), "n_iter": float(params.n_iter),
-               "test_inertia": float(kmeans.inertia(params.centers, self.x_test))}
+               "test_inertia": float(self._inertia(params.centers, self.x_test))}
     start = time.perf_counter()
     peer = sk_cluster.KMeans(c.n_clusters, init=c.init, n_init=c.n_init, max_iter=c.max_iter, tol=c.tol,
                              algorithm="lloyd", random_state=self.config.seed)
@@ -102,8 +104,8 @@ class UnsupervisedTrainer(Trainer):
     metrics["sklearn_inertia"] = float(peer.inertia_)
     metrics["sklearn_test_inertia"] = float(-peer.score(self.x_test))
     if self.y_train is not None:
-      train_labels = np.asarray(kmeans.predict(params, self.x_train))
-      test_labels = np.asarray(kmeans.predict(params, self.x_test))
+      train_labels = np.asarray(self._predict(params, self.x_train))
+      test_labels = np.asarray(self._predict(params, self.x_test))
       metrics["adjusted_rand"] = float(sk_metrics.adjusted_rand_score(self.y_train, train_labels))
       metrics["test_adjusted_rand"] = float(sk_metrics.adjusted_rand_score(self.y_test, test_labels))
       metrics["sklearn_adjusted_rand"] = float(sk_metrics.adjusted_rand_score(self.y_train, peer.labels_))
@@ -115,7 +117,7 @@ class UnsupervisedTrainer(Trainer):
     c = self.learner_config
 
     def mse(x):
-      return float(jnp.mean(pca.reconstruction_error(params, x))) / x.shape[1]
+      return float(jnp.mean(self._reconstruction_error(params, x))) / x.shape[1]
 
     metrics = {"explained_variance_ratio": float(np.sum(params.explained_variance_ratio)),
                "reconstruction_mse": mse(self.x_train), "test_reconstruction_mse": mse(self.x_test)}
