@@ -36,8 +36,15 @@ def _exp(name, dataset, description):
 def frozenlake_qlearning():
   """Q-learning on FrozenLake 4x4 (slippery, 100-step limit): 64 seeds x 5,000 episodes each.
 
+  Hyper-parameters: γ = 0.99, α linear 0.2 → 0.005 over the episodes, ε linear 1.0 → 0.01 over the
+  first half, 250k env steps per seed (every seed finishes its 5,000 episodes by ~200k; then Q is frozen).
+
   Run: dljax run frozenlake_qlearning --workdir /tmp/frozenlake_qlearning
-  Target: mean exact greedy success >= 0.73 (optimum within 100 steps: 0.7442 by finite-horizon DP).
+  Result: mean exact greedy success 0.7402 ± 0.0000 over 64 seeds (target >= 0.73): every seed ends
+  with the best stationary policy (0.7402; the optimum within the 100-step limit, 0.7442, needs a
+  time-dependent policy), 5,000 episodes each; 8.6 s of training (2,500 scanned updates of 100 env
+  steps x 64 seeds, ~1.9M env steps/s incl. compile), 40 s wall with start-up, on 2 CPU cores, no
+  accelerator, cores shared with other jobs (2026-11-25).
   """
   agent = q_learning.default_agent_config(gamma=0.99, learning_rate=0.2, learning_rate_end=0.005,
                                           epsilon_start=1.0, epsilon_end=0.01, epsilon_decay_fraction=0.5,
@@ -51,8 +58,12 @@ def frozenlake_qlearning():
 def cliffwalking_qlearning():
   """Q-learning on CliffWalking (no time limit in gymnasium: exact returns within 1,000 steps).
 
+  Sutton & Barto's setting: α = 0.5, ε = 0.1 constant, γ = 1, 500 episodes (40k env steps per seed).
+
   Run: dljax run cliffwalking_qlearning --workdir /tmp/cliffwalking_qlearning
-  Optimum: return -13 (the path along the cliff edge), success 1.
+  Result: exact greedy return -13.00 ± 0.00 over 64 seeds, success 1.0: every seed learns the optimal
+  path along the cliff edge (value iteration: -13); 5.8 s of training on 2 CPU cores, no accelerator,
+  cores shared with other jobs (2026-11-25).
   """
   agent = q_learning.default_agent_config(gamma=1.0, learning_rate=0.5, epsilon_start=0.1, epsilon_end=0.1,
                                           epsilon_decay_fraction=1.0, num_episodes=500, num_env_steps=40_000)
@@ -64,7 +75,14 @@ def cliffwalking_qlearning():
 def taxi_qlearning():
   """Q-learning on Taxi-v4 (200-step limit): 64 seeds x 5,000 episodes.
 
+  γ = 0.99, α = 0.1, ε linear 1.0 → 0.01 over the first half, 300k env steps per seed.
+
   Run: dljax run taxi_qlearning --workdir /tmp/taxi_qlearning
+  Result: exact greedy return 7.919 ± 0.011 over 64 seeds (optimum from gymnasium's start
+  distribution within 200 steps, by finite-horizon DP: 7.930), delivery probability 0.99995; 50 s of
+  training on 2 CPU cores, no accelerator, cores shared with other jobs (2026-11-25). Taxi steps are
+  ~15x slower than FrozenLake's: XLA CPU lowers the seed-vmapped one-entry Q update to a scatter
+  that rewrites each seed's whole 500x6 table every step.
   """
   agent = q_learning.default_agent_config(gamma=0.99, learning_rate=0.1, epsilon_start=1.0, epsilon_end=0.01,
                                           epsilon_decay_fraction=0.5, num_episodes=5000, num_env_steps=300_000)
@@ -93,6 +111,28 @@ def frozenlake_shaping():
   to 0.7 success, mean success over training) and ablation.png (success curves).
 
   Run: dljax run frozenlake_shaping --workdir /tmp/frozenlake_shaping
+  (the table and plot need the loop to set `trainer.workdir`, as for the other trainers that write
+  files; from Python: `rl_trainer.AblationTrainer.workdir = WORKDIR` before `loop.train_and_evaluate`).
+  Result (32 seeds each, exact success of the greedy policy; 42 s of training on 2 CPU cores, no
+  accelerator, cores shared with other jobs, 2026-11-25):
+
+  | variant | final success | greedy episode length | optimum of the learned reward | env steps to 0.7 |
+  |---|---|---|---|---|
+  | none | 0.7226 ± 0.0057 | 41.3 | 0.7402 | 14,000 |
+  | goal_bonus (+1) | 0.7226 ± 0.0057 | 41.3 | 0.7402 | 14,000 |
+  | hole_penalty (−1) | 0.7402 ± 0 | 44.6 | 0.7402 | 8,000 |
+  | step_penalty (−0.01) | 0.2176 ± 0.0393 | 13.7 | 0.7298 | not reached |
+  | potential_distance (Φ = −d/d_max) | 0.0704 ± 0.0316 | 13.6 | 0.7402 | not reached |
+  | potential_distance_positive (Φ = 1 − d/d_max) | 0.7402 ± 0 | 44.6 | 0.7402 | 8,000 |
+  | potential_optimal_value (Φ = V*) | 0.7402 ± 0 | 44.6 | 0.7402 | 10,000 |
+
+  Reading: a goal bonus only rescales a 0/1 reward, so Q-learning from Q = 0 makes exactly the same
+  choices. Negative reinforcement of failure (hole penalty) learns fastest. A step penalty changes the
+  optimal policy itself (0.7298) and, while learning, makes ending an episode in a hole look good: the
+  learned policies walk into holes (13.7 steps). Potential-based shaping keeps the optimum (Ng et al.),
+  but its learning speed depends on Φ's level: with Φ <= 0 and Φ(terminal) = 0 every hole pays −Φ(s) > 0,
+  and after 2,000 episodes the greedy policies still dive into holes; the same Φ shifted by +1, or
+  Φ = V*, learns faster than no shaping.
   """
   agent = q_learning.default_agent_config(gamma=0.99, learning_rate=0.2, learning_rate_end=0.005,
                                           epsilon_start=1.0, epsilon_end=0.01, epsilon_decay_fraction=0.5,
