@@ -16,6 +16,10 @@ fewer its time is scaled to 64 and says so). dljax's lockstep loop runs until th
 finishes, so it steps more than the peer's total; steps/s counts the steps each side really took.
 
 Run:  python benchmarks/rl_qlearning.py [--repeats 3] [--peer_seeds 64]
+Result (2 CPU cores, no accelerator, cores shared with other jobs: load average ~14, 2026-11-25):
+  dljax 3.09 s (compile + first run 15.6 s), 3.1M env steps/s, mean success 0.7402 ± 0.0000;
+  NumPy/gymnasium 388.2 s, 24.4k env steps/s, mean success 0.7402 ± 0.0000;
+  speed-up 125.7x (target >= 100x: met), success difference 0.0000 (target <= 0.02: met).
 """
 
 import argparse
@@ -123,10 +127,12 @@ def main():
   print(f"devices: {jax.devices()}, jax {jax.__version__}, gymnasium {gym.__version__}")
   print("| contender | seeds x episodes | wall time (s) | env steps/s | mean exact success (± s.e.) |")
   print("|---|---|---|---|---|")
-  print(f"| dljax, one jit(vmap) program | {NUM_SEEDS} x {NUM_EPISODES} | {ours_s:.3f} (compile+run {compile_and_run_s:.1f}) "
+  print(f"| dljax, one jit(vmap) program | {NUM_SEEDS} x {NUM_EPISODES} "
+        f"| {ours_s:.3f} (compile+run {compile_and_run_s:.1f}) "
         f"| {ours_steps / ours_s:,.0f} ({ours_useful / ours_s:,.0f} counting each seed until its own end) "
         f"| {ours_success.mean():.4f} ± {ours_success.std(ddof=1) / np.sqrt(NUM_SEEDS):.4f} |")
-  scaled = "" if args.peer_seeds == NUM_SEEDS else f" (measured {args.peer_seeds} seeds: {peer_measured_s:.1f} s, scaled)"
+  scaled = ("" if args.peer_seeds == NUM_SEEDS
+            else f" (measured {args.peer_seeds} seeds: {peer_measured_s:.1f} s, scaled)")
   print(f"| NumPy Q-learner on gymnasium, sequential | {args.peer_seeds} x {NUM_EPISODES} | {peer_s:.1f}{scaled} "
         f"| {peer_steps / peer_measured_s:,.0f} | {peer_success.mean():.4f} ± "
         f"{peer_success.std(ddof=1) / np.sqrt(len(peer_success)):.4f} |")

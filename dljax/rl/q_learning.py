@@ -21,7 +21,8 @@ steps where the env has none), by finite-horizon dynamic programming; nothing is
 config.agent_config fields:
   gamma, learning_rate (α), learning_rate_end (α_end; None = constant), epsilon_start, epsilon_end,
   epsilon_decay_fraction, num_episodes, num_env_steps (per seed, rounded up to whole updates; None =
-  num_episodes × time limit, which lets every seed finish its episodes), steps_per_update, eval_horizon (None = the env's time limit),
+  num_episodes × time limit, which lets every seed finish its episodes), steps_per_update,
+  eval_horizon (None = the env's time limit),
   shaping.goal_bonus, shaping.failure_penalty, shaping.step_penalty, shaping.potential
   ("none" | "distance": −(shortest path to the goal)/(longest), "optimal_value": V* of value
   iteration), shaping.potential_scale, shaping.potential_offset (Φ = scale·base + offset).

@@ -183,7 +183,9 @@ class AblationTrainer(Trainer):
     self.loss_metric = f"{next(iter(self.trainers))}/{first.loss_metric}"
 
   def init_state(self):
-    return AblationState(step=parallel.replicate(self.trainers[next(iter(self.trainers))].mesh, jnp.int32(0)), variants={n: t.init_state().runner for n, t in self.trainers.items()})
+    mesh = next(iter(self.trainers.values())).mesh
+    return AblationState(step=parallel.replicate(mesh, jnp.int32(0)),
+                         variants={n: t.init_state().runner for n, t in self.trainers.items()})
 
   def train(self, state, num_steps):
     runners, metrics = {}, {}
