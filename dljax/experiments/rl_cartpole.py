@@ -29,12 +29,12 @@ def _cartpole_config(agent: str, agent_config: ml_collections.ConfigDict, log_ev
 @register("cartpole_dqn", kind="rl", dataset="CartPole-v1",
           description="DQN (replay buffer, target net, eps schedule, Huber, Adam), 100k env steps x 5 seeds")
 def cartpole_dqn():
-  """Double DQN, MLP 256-256, 2 envs (one Adam step per 2 env steps), 100k env steps per seed.
+  """Double DQN, MLP 64-64, one Adam step per env step, Polyak target, 100k env steps per seed.
 
   Run: dljax run cartpole_dqn --workdir /tmp/cartpole_dqn
   Result: PENDING
   """
-  return _cartpole_config("dqn", dqn.default_agent_config(), log_every_steps=5_000, checkpoint_every_steps=10_000)
+  return _cartpole_config("dqn", dqn.default_agent_config(), log_every_steps=10_000, checkpoint_every_steps=20_000)
 
 
 @register("cartpole_reinforce", kind="rl", dataset="CartPole-v1",
@@ -45,8 +45,8 @@ def cartpole_reinforce():
   Run: dljax run cartpole_reinforce --workdir /tmp/cartpole_reinforce
   Result: PENDING
   """
-  return _cartpole_config("reinforce", reinforce.default_agent_config(), log_every_steps=200,
-                          checkpoint_every_steps=400)
+  return _cartpole_config("reinforce", reinforce.default_agent_config(), log_every_steps=100,
+                          checkpoint_every_steps=250)
 
 
 @register("cartpole_ppo", kind="rl", dataset="CartPole-v1",

@@ -28,7 +28,7 @@ from dljax.rl.ppo import episode_returns
 
 def default_agent_config() -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
-      total_env_steps=500_000, num_updates=2_000, num_episodes=8, gamma=0.99, learning_rate=1e-3,
+      total_env_steps=500_000, num_updates=500, num_episodes=8, gamma=0.99, learning_rate=1e-3,
       value_coef=0.5, normalize_advantages=True, max_grad_norm=1.0, hidden=(64, 64), activation="tanh",
       eval_episodes=10))
 

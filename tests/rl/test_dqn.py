@@ -18,7 +18,8 @@ def _config(**agent_overrides):
   c.env = ml_collections.ConfigDict({"id": "CartPole-v1"})
   c.agent_config = dqn.default_agent_config()
   c.agent_config.update(dict(total_env_steps=238, num_envs=2, buffer_size=200, batch_size=16, learning_starts=40,
-                             target_update_every=7, exploration_fraction=0.5, hidden=(16,), eval_episodes=2))
+                             target_update_every=7, target_tau=1.0, exploration_fraction=0.5, hidden=(16,),
+                             eval_episodes=2))
   c.agent_config.update(agent_overrides)
   return c
 
