@@ -168,7 +168,8 @@ class AblationTrainer(Trainer):
       raise UserError("--config.variants is empty: name at least one variant")
     base = config.agent_config.to_dict()
     self.trainers = {}
-    for name, changes in config.variants.items():
+    names = sorted(config.variants, key=lambda n: (n != "none", n))  # the baseline first
+    for name, changes in ((n, config.variants[n]) for n in names):
       sub = config.copy_and_resolve_references()
       with sub.unlocked():
         try:
