@@ -1,0 +1,62 @@
+"""`dljax sweep` and `dljax report` through the real CLI: dry-run, a tiny sweep then its report, bad input."""
+
+import os
+import shlex
+import sys
+
+import pytest
+
+from dljax import cli
+from tests.cli.test_cli import assert_one_line_error
+from tests.conftest import run_cli
+
+TINY = ["--config.num_train_steps=2", "--config.data.max_train=64", "--config.data.max_test=40",
+        "--config.batch_size=16", "--config.log_every_steps=1", "--config.checkpoint_every_steps=0"]
+
+
+def test_dry_run_prints_the_run_commands(tmp_path):
+  result = run_cli("sweep", "digits_logreg", "--workdir", str(tmp_path / "s"), "--grid", "optimizer.learning_rate=0.1,0.01",
+                   "--seeds", "2", "--dry-run", *TINY)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  assert len(lines) == 4 and all(l.startswith(shlex.quote(sys.executable) + " -m dljax.cli run digits_logreg") for l in lines)
+  assert f"--workdir {tmp_path}/s/learning_rate=0.01/seed=1" in lines[3]
+  assert not (tmp_path / "s").exists()
+
+
+def test_sweep_then_report(tmp_path, capsys):
+  root = str(tmp_path / "s")
+  assert cli.main(["sweep", "digits_logreg", "--workdir", root, "--grid", "optimizer.learning_rate=0.1,0.01",
+                   "--parallel", "2", *TINY]) == 0
+  assert "2 runs done, 0 already finished, 0 failed" in capsys.readouterr().out
+  assert cli.main(["report", root, "--x", "optimizer.learning_rate"]) == 0
+  assert "2 settings" in capsys.readouterr().out
+  for name in ("results.csv", "results.md", "bars_accuracy.png", "curves_loss.png", "accuracy_vs_learning_rate.png"):
+    assert os.path.exists(os.path.join(root, name)), name
+  assert cli.main(["sweep", "digits_logreg", "--workdir", root, "--grid", "optimizer.learning_rate=0.1,0.01", *TINY]) == 0
+  assert "0 runs done, 2 already finished" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["--grid", "optimizer.learnin_rate=0.1,0.2"], ["unknown config key", "did you mean --config.optimizer.learning_rate"]),
+    (["--grid", "batch_size=16,big"], ["--config.batch_size=big", "int"]),
+    (["--grid", "batch_size="], ["empty grid value"]),
+    (["--grid", "batch_size=16", "--seeds", "0"], ["--seeds=0", ">= 1"]),
+    (["--grid", "batch_size=16", "--parallel", "0"], ["--parallel=0"]),
+    (["--grid", "batch_size=16", "--seeds", "two"], ["--seeds", "integer"]),
+])
+def test_bad_sweeps_exit_2_with_one_line(tmp_path, capsys, args, needles):
+  code = cli.main(["sweep", "digits_logreg", "--workdir", str(tmp_path / "W"), *args])
+  err = capsys.readouterr().err
+  assert code == 2 and err.startswith("dljax: error: ") and err.count("\n") == 1, err
+  for needle in needles:
+    assert needle in err, err
+  assert not (tmp_path / "W").exists()
+
+
+def test_bad_sweep_in_a_subprocess_and_report_without_runs(tmp_path):
+  assert_one_line_error(run_cli("sweep", "digits_logreg", "--workdir", str(tmp_path / "W"), "--grid", "nope=1"),
+                        "--grid nope: unknown config key")
+  assert_one_line_error(run_cli("report", str(tmp_path)), "no finished runs")
+  assert_one_line_error(run_cli("sweep", "ml_vs_dl", "--workdir", str(tmp_path / "W"), "--vmap-seeds", "--dry-run"),
+                        "--vmap-seeds", "not a supervised gradient-trained experiment")
