@@ -131,6 +131,12 @@ def _brief(what: str, run: RunRecord) -> str:
   return ", ".join(f"{k} {v}" for k, v in sorted(run.versions.items()) if k in ("jax", "jaxlib", "flax", "optax"))
 
 
+def _order(setting: tuple) -> tuple:
+  """Numbers by value (500 before 2000), then everything else by text."""
+  return tuple((0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, repr(v))
+               for v in setting)
+
+
 def _label(keys: list[str], setting: tuple) -> str:
   if not keys:
     return "base"
@@ -147,7 +153,7 @@ def report(root: str, *, x_key: str | None = None) -> dict:
   keys, groups = group_runs(runs)
   metric_names = sorted(set().union(*(r.metrics for r in runs)))
   rows = []
-  for setting, group in sorted(groups.items(), key=lambda kv: [repr(v) for v in kv[0]]):
+  for setting, group in sorted(groups.items(), key=lambda kv: _order(kv[0])):
     row = {k: v for k, v in zip(keys, setting)}
     row["n"] = len(group)
     for m in metric_names:
@@ -229,7 +235,7 @@ def _curves(root, keys, groups, plt) -> list[str]:
   if not series:
     return []
   fig, ax = plt.subplots(figsize=(6, 4))
-  for setting, by_step in sorted(series.items(), key=lambda kv: repr(kv[0])):
+  for setting, by_step in sorted(series.items(), key=lambda kv: _order(kv[0])):
     steps = sorted(by_step)
     values = [by_step[s] for s in steps]
     ax.plot(steps, [np.mean(v) for v in values], label=_label(keys, setting))
@@ -257,7 +263,7 @@ def _versus(root, keys, metric_names, rows, x_key, plt) -> list[str]:
     for row in rows:
       if f"{m}_mean" in row:
         lines.setdefault(tuple(row[k] for k in others), []).append(row)
-    for setting, line in sorted(lines.items(), key=lambda kv: repr(kv[0])):
+    for setting, line in sorted(lines.items(), key=lambda kv: _order(kv[0])):
       line.sort(key=lambda r: r[x_key])
       xs = [r[x_key] for r in line]
       ax.plot(xs, [r[f"{m}_mean"] for r in line], marker="o", label=_label(others, setting))
