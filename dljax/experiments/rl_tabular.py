@@ -79,10 +79,9 @@ def taxi_qlearning():
 
   Run: dljax run taxi_qlearning --workdir /tmp/taxi_qlearning
   Result: exact greedy return 7.919 ± 0.011 over 64 seeds (optimum from gymnasium's start
-  distribution within 200 steps, by finite-horizon DP: 7.930), delivery probability 0.99995; 50 s of
-  training on 2 CPU cores, no accelerator, cores shared with other jobs (2026-11-25). Taxi steps are
-  ~15x slower than FrozenLake's: XLA CPU lowers the seed-vmapped one-entry Q update to a scatter
-  that rewrites each seed's whole 500x6 table every step.
+  distribution within 200 steps, by finite-horizon DP: 7.930), delivery probability 0.99995; 17 s of
+  training (1.4M env steps/s after compilation), 58 s wall with start-up, on 2 CPU cores, no
+  accelerator, cores shared with other jobs (2026-11-25).
   """
   agent = q_learning.default_agent_config(gamma=0.99, learning_rate=0.1, epsilon_start=1.0, epsilon_end=0.01,
                                           epsilon_decay_fraction=0.5, num_episodes=5000, num_env_steps=300_000)
