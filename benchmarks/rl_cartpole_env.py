@@ -5,7 +5,9 @@ Both run random actions with a reset whenever an episode ends (terminated or tru
     jitted call (random actions drawn inside the program);
   * gymnasium: `gym.make("CartPole-v1")` (with its TimeLimit/OrderEnforcing/PassiveEnvChecker wrappers), one env
     stepped in a Python loop, actions pre-drawn with numpy (the loop measures the env, not the sampler);
-  * for reference, gymnasium's own NumPy-vectorised `CartPoleVectorEnv` with 256 envs.
+  * for reference, gymnasium's own NumPy-vectorised `CartPoleVectorEnv` with 256 envs, and (diagnostic) our envs
+    stepped without resets, which shows that the auto-reset's random draws (a reset state drawn for every env
+    at every step, kept where the episode ended) cost about half of our time.
 Timed windows are interleaved (round robin, best of `--repeats`), so load from other processes hits all alike.
 Target: ours >= 100x the Python loop's steps/s.
 
@@ -50,6 +52,32 @@ def dljax_runner(num_envs: int, num_steps: int):
   return run
 
 
+def dljax_physics_only_runner(num_envs: int, num_steps: int):
+  """Diagnostic, not the comparison: the same envs stepped without auto-reset (no per-env reset keys or reset
+  draws; an ended episode keeps integrating), to show what the reset's random numbers cost."""
+  params = cartpole.default_params()
+
+  @jax.jit
+  def rollout(key, state):
+    def body(state, step_key):
+      action = jax.random.randint(step_key, (num_envs,), 0, 2)
+      _, state, reward, _, _, _ = jax.vmap(lambda s, a: cartpole.step(step_key, s, a, params))(state, action)
+      return state, reward.sum()
+    state, rewards = jax.lax.scan(body, state, jax.random.split(key, num_steps))
+    return rewards.sum()
+
+  _, state = jax.vmap(cartpole.reset, in_axes=(0, None))(jax.random.split(jax.random.key(0), num_envs), params)
+  box = {"i": 0}
+
+  def run():
+    box["i"] += 1
+    rollout(jax.random.key(box["i"]), state).block_until_ready()
+    return num_envs * num_steps
+
+  run()
+  return run
+
+
 def gymnasium_loop_runner(num_steps: int):
   env = gym.make("CartPole-v1")
   env.reset(seed=0)
@@ -88,7 +116,9 @@ def main():
   runners = {"dljax jit(vmap) x%d" % args.num_envs: dljax_runner(args.num_envs, args.scan_steps),
              "gymnasium Python loop (1 env)": gymnasium_loop_runner(args.gym_steps),
              "gymnasium CartPoleVectorEnv x%d (NumPy)" % args.num_envs:
-                 gymnasium_vector_runner(args.num_envs, args.gym_steps // args.num_envs * 4)}
+                 gymnasium_vector_runner(args.num_envs, args.gym_steps // args.num_envs * 4),
+             "(diagnostic) dljax x%d physics only, no resets" % args.num_envs:
+                 dljax_physics_only_runner(args.num_envs, args.scan_steps)}
   best = {name: 0.0 for name in runners}
   for _ in range(args.repeats):
     for name, run in runners.items():
