@@ -74,6 +74,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, stop_
 def _train_locked(config, workdir: str, stop_at_step: int | None) -> dict:
   mesh = parallel.make_mesh()
   trainer = trainers_lib.make_trainer(config, mesh, jax.random.key(config.seed))
+  if jax.process_index() == 0:  # evaluate may write tables and plots beside summary.json
+    trainer.workdir = workdir
   state = trainer.init_state()
   checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
   restored = checkpointer.restore_latest(ckpt_lib.abstract_like(state))

@@ -54,6 +54,7 @@ class Trainer(abc.ABC):
   num_steps: int            # total steps of the run
   examples_per_step: int    # for throughput
   loss_metric = "loss"      # the train metric checked for NaN/inf
+  workdir: str | None = None  # set by the loop (process 0) so evaluate can write tables/plots; None in `dljax eval`
 
   @abc.abstractmethod
   def init_state(self) -> Any:
