@@ -116,7 +116,10 @@ def initialize_distributed(spec: DistributedSpec | None) -> None:
   """Joins the job `spec` describes (a no-op for None or when already joined).
 
   CPU processes exchange collectives through gloo (jax_cpu_collectives_implementation), the
-  setting multi-process CPU runs need; GPUs and TPUs use their own interconnect.
+  setting multi-process CPU runs need; GPUs and TPUs use their own interconnect. Processes k > 0 check
+  the coordinator answers before joining (a clear error after the timeout); process 0 serves it and
+  waits up to the timeout for the others, after which jax itself ends the process with a fatal log
+  (jax 0.10.2 aborts there rather than raising, so it cannot be turned into a one-line error).
   """
   if spec is None or jax.distributed.is_initialized():
     return
