@@ -40,21 +40,21 @@ def _autoencoder_config(*, trainer: str, model: dict, batch_size: int, num_epoch
 
 
 @register("fashion_mnist_autoencoder", kind="unsupervised", dataset="fashion_mnist",
-          description="convolutional autoencoder (32-64 strided convs, 32-d code), reconstruction MSE")
+          description="convolutional autoencoder (16-32 strided convs, 32-d code), reconstruction MSE")
 def fashion_mnist_autoencoder():
   """Convolutional autoencoder on the 60,000 Fashion-MNIST training images (labels unused): two strided
-  3x3 convolutions (32, 64 channels; 28→14→7), a 32-d code, transposed convolutions back, sigmoid
-  output; Adam 2e-3 with cosine decay, batch 128, 15 epochs, loss mean ‖x − x̂‖² per pixel. Test metrics:
-  per-pixel MSE and PSNR; WORKDIR/reconstructions_step_S.png shows test images and reconstructions.
-  (--config.model.name=dense_ae --config.model.widths='(512,128)' for the dense one.)
+  3x3 convolutions (16, 32 channels; 28→14→7), a 32-d code, transposed convolutions back, sigmoid
+  output; Adam 2e-3 with cosine decay, batch 128, 4 epochs, loss mean (x − x̂)² per pixel. Test
+  metrics: per-pixel MSE and PSNR; WORKDIR/reconstructions_step_S.png shows test images and their
+  reconstructions. (--config.model.name=dense_ae --config.model.widths='(512,128)' for a dense one.)
 
   Run: dljax run fashion_mnist_autoencoder --workdir /tmp/fashion_mnist_autoencoder
   Result: RESULT_PENDING
   """
   c = _autoencoder_config(trainer=autoencoder_trainer.AUTOENCODER,
-                          model={"name": "conv_ae", "widths": (32, 64), "latent": 32, "activation": "relu"},
-                          batch_size=128, num_epochs=15, learning_rate=2e-3)
-  _loop_fields(c, log_every=100, checkpoint_every=1000)
+                          model={"name": "conv_ae", "widths": (16, 32), "latent": 32, "activation": "relu"},
+                          batch_size=128, num_epochs=4, learning_rate=2e-3)
+  _loop_fields(c, log_every=100, checkpoint_every=500)
   return c
 
 
@@ -72,7 +72,14 @@ def fashion_mnist_anomaly():
   One class only: --config.normal_classes=3.
 
   Run: dljax run fashion_mnist_anomaly --workdir /tmp/fashion_mnist_anomaly
-  Result: RESULT_PENDING
+  Result: mean AUROC over the 10 classes: autoencoder 0.9133, PCA (32 components) 0.9051,
+  IsolationForest 0.9162 -- above PCA (on 8 of 10 classes), 0.003 below IsolationForest, so the
+  target (>= both) is missed. The autoencoder wins on classes 0, 1, 2, 6, 7 and loses on 3, 4, 5, 8, 9
+  (sandal 0.885 vs 0.925, bag 0.850 vs 0.874). Tried without gain: 784-512-128-64 with PCA 64
+  (0.9123 / 0.9024 / 0.9162), a 16-d code (classes 3, 5, 8: 0.886 vs 0.888 for this model); a
+  conv autoencoder was too slow for the time budget here. 1,860 steps (20 epochs, 10 models of batch 64
+  each), 194 s of training, 289 s wall including the baselines on 2 CPU cores shared with other jobs
+  (an earlier run of the same config under heavier load: 766 s), no accelerator, 2026-11-25.
   """
   c = _autoencoder_config(trainer=autoencoder_trainer.ONE_CLASS,
                           model={"name": "dense_ae", "widths": (256, 64), "latent": 32, "activation": "relu"},
@@ -96,7 +103,11 @@ def titanic_rules():
   (all of them in WORKDIR/rules.csv and rules.md).
 
   Run: dljax run titanic_rules --workdir /tmp/titanic_rules
-  Result: RESULT_PENDING
+  Result: 107 frequent itemsets, 61 rules (identical to mlxtend's apriori + association_rules,
+  tests/classic/test_rules.py); top by lift: {Class=2nd, Age=Adult, Survived=Yes} ⇒ {Sex=Female}
+  (lift 3.99, confidence 0.85), {Class=1st, Sex=Female} ⇒ {Age=Adult, Survived=Yes} (3.25, 0.97),
+  {Age=Child, Survived=No} ⇒ {Class=3rd} (3.12, 1.00); mining 0.9 s, 10.9 s wall on 2 CPU cores,
+  no accelerator (2026-11-25, cores shared with other jobs).
   """
   c = ml_collections.ConfigDict()
   c.trainer = rules_trainer.NAME
