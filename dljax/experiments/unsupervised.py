@@ -44,7 +44,7 @@ def _autoencoder_config(*, trainer: str, model: dict, batch_size: int, num_epoch
 def fashion_mnist_autoencoder():
   """Convolutional autoencoder on the 60,000 Fashion-MNIST training images (labels unused): two strided
   3x3 convolutions (16, 32 channels; 28→14→7), a 32-d code, transposed convolutions back, sigmoid
-  output; Adam 2e-3 with cosine decay, batch 128, 4 epochs, loss mean (x − x̂)² per pixel. Test
+  output; Adam 2e-3 with cosine decay, batch 128, 2 epochs, loss mean (x − x̂)² per pixel. Test
   metrics: per-pixel MSE and PSNR; WORKDIR/reconstructions_step_S.png shows test images and their
   reconstructions. (--config.model.name=dense_ae --config.model.widths='(512,128)' for a dense one.)
 
@@ -53,7 +53,7 @@ def fashion_mnist_autoencoder():
   """
   c = _autoencoder_config(trainer=autoencoder_trainer.AUTOENCODER,
                           model={"name": "conv_ae", "widths": (16, 32), "latent": 32, "activation": "relu"},
-                          batch_size=128, num_epochs=4, learning_rate=2e-3)
+                          batch_size=128, num_epochs=2, learning_rate=2e-3)
   _loop_fields(c, log_every=100, checkpoint_every=500)
   return c
 

@@ -40,15 +40,15 @@ def test_dense_autoencoder_equals_its_numpy_formula():
 def test_conv_autoencoder_shapes_and_first_layer_equal_torch_conv2d():
   model = ConvAutoencoder(image_shape=(28, 28, 1), widths=(8, 16), latent=6)
   x = _images(n=3)
-  params = model.init(jax.random.key(1), x)["params"]
-  out = model.apply({"params": params}, x)
+  params = jax.jit(model.init)(jax.random.key(1), x)["params"]
+  apply = jax.jit(model.apply, static_argnames="method")
+  out = apply({"params": params}, x)
   assert out.shape == x.shape and float(out.min()) >= 0.0 and float(out.max()) <= 1.0
-  z = model.apply({"params": params}, x, method=model.encode)
+  z = apply({"params": params}, x, method="encode")
   assert z.shape == (3, 6)
-  np.testing.assert_allclose(model.apply({"params": params}, z, method=model.decode), out, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(apply({"params": params}, z, method="decode"), out, rtol=1e-5, atol=1e-6)
   # The first strided conv, SAME padding on 28 with stride 2 pads 0 before and 1 after (XLA's rule).
-  first = model.bind({"params": params}).down[0]
-  ours = np.asarray(first(x))
+  ours = np.asarray(jax.jit(lambda p, x: model.bind({"params": p}).down[0](x))(params, x))
   kernel = torch.tensor(np.asarray(params["enc_conv_0"]["kernel"])).permute(3, 2, 0, 1)  # HWIO -> OIHW
   padded = torch.nn.functional.pad(torch.tensor(np.asarray(x)).permute(0, 3, 1, 2), (0, 1, 0, 1))
   theirs = torch.nn.functional.conv2d(padded, kernel, torch.tensor(np.asarray(params["enc_conv_0"]["bias"])),

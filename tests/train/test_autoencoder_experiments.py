@@ -24,7 +24,7 @@ def _config(name, *overrides):
 
 
 def test_autoencoder_resumes_bit_for_bit_and_writes_its_plot(tmp_path, monkeypatch):
-  config = _config("fashion_mnist_autoencoder", "num_train_steps=4")
+  config = _config("fashion_mnist_autoencoder", "num_train_steps=4", "model.widths=(4, 8)")
   straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
   summary = loop.train_and_evaluate(config, straight)
   assert summary["status"] == "done" and set(summary["metrics"]) == {"mse", "psnr_db"}
