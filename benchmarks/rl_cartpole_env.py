@@ -12,9 +12,12 @@ Timed windows are interleaved (round robin, best of `--repeats`), so load from o
 Target: ours >= 100x the Python loop's steps/s.
 
 Run:  python benchmarks/rl_cartpole_env.py
-Measured (2 CPU cores shared with other jobs, no accelerator, 2026-11-25): ours 4.79M steps/s, gymnasium loop 83k
-steps/s (158k on an idle machine per the issue), NumPy vector env 2.69M steps/s: 57.5x the Python loop -- the 100x
-target missed. Without resets our envs step at 10.1M steps/s (121x): the auto-reset's threefry draws dominate.
+Measured (2 CPU cores shared with other jobs, load average ~13, no accelerator, 2026-11-25), three runs:
+ours 4.11M / 2.11M / 4.80M steps/s (the last with XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
+intra_op_parallelism_threads=1", which suits a loaded machine), gymnasium loop 61k steps/s (158k on an idle
+machine per the issue), NumPy vector env 1.9-2.1M steps/s: 67x / 35x / 78x the Python loop -- the 100x target
+missed on this loaded machine. What limits ours: per env and step, auto_reset_step splits a key and draws a
+fresh reset state (kept only where the episode ended), i.e. ~5 threefry blocks against ~50 flops of physics.
 """
 
 import argparse
