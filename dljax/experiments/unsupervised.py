@@ -49,7 +49,8 @@ def fashion_mnist_autoencoder():
   reconstructions. (--config.model.name=dense_ae --config.model.widths='(512,128)' for a dense one.)
 
   Run: dljax run fashion_mnist_autoencoder --workdir /tmp/fashion_mnist_autoencoder
-  Result: RESULT_PENDING
+  Result: test MSE 0.01287 per pixel (PSNR 18.9 dB), 936 steps, 691 s of training (738 s wall) on
+  2 CPU cores shared with ~6 other jobs (load average 15), no accelerator, 2026-11-25.
   """
   c = _autoencoder_config(trainer=autoencoder_trainer.AUTOENCODER,
                           model={"name": "conv_ae", "widths": (16, 32), "latent": 32, "activation": "relu"},
