@@ -60,7 +60,8 @@ def fashion_mnist_autoencoder():
 
 
 @register("fashion_mnist_anomaly", kind="unsupervised", dataset="fashion_mnist",
-          description="one-class anomaly detection: an autoencoder per class (vmapped), AUROC vs PCA and IsolationForest")
+          description="one-class anomaly detection: an autoencoder per class (vmapped), "
+                      "AUROC vs PCA and IsolationForest")
 def fashion_mnist_anomaly():
   """The one-class protocol on Fashion-MNIST, for every class c of normal_classes (default: all ten,
   the ablation): a dense autoencoder (784-256-64-32 code, mirrored; ReLU, sigmoid output) trained

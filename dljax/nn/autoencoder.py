@@ -19,7 +19,8 @@ def _with_channels(x):
 
 
 class DenseAutoencoder(nn.Module):
-  """x ↦ flatten ↦ Dense(widths[0]) … Dense(widths[-1]) ↦ z = Dense(latent) ↦ mirrored decoder ↦ σ ↦ x̂."""
+  """x ↦ flatten ↦ Dense(widths[0]) … Dense(widths[-1]) ↦ z = Dense(latent) ↦ mirrored decoder ↦ σ ↦ x̂.
+  """
   image_shape: Sequence[int]           # (H, W, C) of one example
   widths: Sequence[int] = (512, 128)   # units of the encoder's hidden layers (the decoder mirrors them)
   latent: int = 32
