@@ -14,11 +14,10 @@ TINY = ["--config.num_train_steps=2", "--config.data.max_train=64", "--config.da
         "--config.batch_size=16", "--config.log_every_steps=1", "--config.checkpoint_every_steps=0"]
 
 
-def test_dry_run_prints_the_run_commands(tmp_path):
-  result = run_cli("sweep", "digits_logreg", "--workdir", str(tmp_path / "s"), "--grid", "optimizer.learning_rate=0.1,0.01",
-                   "--seeds", "2", "--dry-run", *TINY)
-  assert result.returncode == 0, result.stderr
-  lines = result.stdout.splitlines()
+def test_dry_run_prints_the_run_commands(tmp_path, capsys):
+  assert cli.main(["sweep", "digits_logreg", "--workdir", str(tmp_path / "s"), "--grid",
+                   "optimizer.learning_rate=0.1,0.01", "--seeds", "2", "--dry-run", *TINY]) == 0
+  lines = capsys.readouterr().out.splitlines()
   assert len(lines) == 4 and all(l.startswith(shlex.quote(sys.executable) + " -m dljax.cli run digits_logreg") for l in lines)
   assert f"--workdir {tmp_path}/s/learning_rate=0.01/seed=1" in lines[3]
   assert not (tmp_path / "s").exists()
@@ -54,9 +53,17 @@ def test_bad_sweeps_exit_2_with_one_line(tmp_path, capsys, args, needles):
   assert not (tmp_path / "W").exists()
 
 
-def test_bad_sweep_in_a_subprocess_and_report_without_runs(tmp_path):
+def test_bad_sweep_in_a_subprocess(tmp_path):
   assert_one_line_error(run_cli("sweep", "digits_logreg", "--workdir", str(tmp_path / "W"), "--grid", "nope=1"),
                         "--grid nope: unknown config key")
-  assert_one_line_error(run_cli("report", str(tmp_path)), "no finished runs")
-  assert_one_line_error(run_cli("sweep", "ml_vs_dl", "--workdir", str(tmp_path / "W"), "--vmap-seeds", "--dry-run"),
-                        "--vmap-seeds", "not a supervised gradient-trained experiment")
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["report", "{tmp}"], "no finished runs"),
+    (["sweep", "ml_vs_dl", "--workdir", "{tmp}/W", "--vmap-seeds", "--dry-run"], "not a supervised gradient-trained"),
+    (["run", "digits_mlp", "--workdir", "{tmp}/W", "--vmap_seeds", "0,0"], "distinct non-negative seeds"),
+])
+def test_report_and_vmap_bad_input(tmp_path, capsys, args, needle):
+  assert cli.main([a.format(tmp=tmp_path) for a in args]) == 2
+  err = capsys.readouterr().err
+  assert err.startswith("dljax: error: ") and err.count("\n") == 1 and needle in err, err

@@ -11,6 +11,7 @@ import pytest
 from dljax.errors import UserError
 from dljax.launch import sweep
 from dljax.train import loop
+from dljax.train import workdir as workdir_lib
 from tests.conftest import tiny_config
 
 TINY = ("num_train_steps=4", "data.max_train=64", "data.max_test=40", "batch_size=16", "eval_batch_size=40",
@@ -115,8 +116,10 @@ def test_finished_run_with_another_config_is_refused(tmp_path):
   root = str(tmp_path / "sweep")
   spec = _spec(["optimizer.learning_rate=1e-3"], seeds=1, name="digits_logreg")
   (run,) = sweep.expand(spec, root)
-  loop.train_and_evaluate(tiny_config("digits_logreg", *TINY[:1], "optimizer.learning_rate=1e-3",
-                                      "batch_size=32"), run.workdir)
+  other = tiny_config("digits_logreg", *TINY, "optimizer.learning_rate=1e-3", "batch_size=32")
+  os.makedirs(run.workdir)  # the files a finished run leaves (training it would only cost time)
+  workdir_lib.write_json(os.path.join(run.workdir, "config.json"), workdir_lib.run_info(other))
+  workdir_lib.write_json(os.path.join(run.workdir, "summary.json"), {"status": "done", "metrics": {}})
   with pytest.raises(UserError, match="was run with another config .*batch_size"):
     sweep.plan(spec, root)
 
