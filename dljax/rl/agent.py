@@ -11,6 +11,7 @@ vmaps these over seeds and scans `update` in chunks; `train(agent)` is the one-c
 from typing import Any, Callable, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
 from dljax.errors import UserError
 
@@ -31,6 +32,26 @@ def train(agent: Agent) -> Callable:
     return jax.lax.scan(lambda s, _: agent.update(s), state, None, length=agent.num_updates)
 
   return run
+
+
+def episode_returns(env, env_params, policy, key, num_episodes: int, max_steps: int):
+  """Undiscounted returns of `num_episodes` full episodes of `policy(obs) -> action` (batched over episodes),
+  each run until it terminates or truncates (at most `max_steps` steps)."""
+  obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_episodes), env_params)
+
+  def body(carry, step_key):
+    obs, state, total, alive = carry
+    action = policy(obs)
+    keys = jax.random.split(step_key, num_episodes)
+    obs, state, reward, terminated, truncated, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+        keys, state, action, env_params)
+    total = total + jnp.where(alive, reward, 0.0)
+    alive = alive & ~(terminated | truncated)
+    return (obs, state, total, alive), None
+
+  init = (obs, state, jnp.zeros(num_episodes), jnp.ones(num_episodes, bool))
+  (_, _, total, _), _ = jax.lax.scan(body, init, jax.random.split(jax.random.fold_in(key, 1), max_steps))
+  return total
 
 
 def make_env(config):

@@ -28,7 +28,6 @@ from dljax import nn as dnn
 from dljax.errors import UserError
 from dljax.rl import agent as agent_lib
 from dljax.rl.envs import wrappers
-from dljax.rl.ppo import episode_returns
 
 
 def default_agent_config() -> ml_collections.ConfigDict:
@@ -173,7 +172,7 @@ def make_train(config: ml_collections.ConfigDict) -> agent_lib.Agent:
 
   def evaluate(runner: RunnerState, key):
     greedy = lambda obs: jnp.argmax(q_values(runner.params, obs), axis=-1)
-    returns = episode_returns(env, env_params, greedy, key, cfg.eval_episodes, max_steps)
+    returns = agent_lib.episode_returns(env, env_params, greedy, key, cfg.eval_episodes, max_steps)
     return {"mean_return": returns.mean()}
 
   return agent_lib.Agent(init=init, update=update, evaluate=evaluate, num_updates=num_updates,

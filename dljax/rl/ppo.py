@@ -70,26 +70,6 @@ class Transition(NamedTuple):
   next_value: jnp.ndarray  # V of the observation the step reached (before any reset)
 
 
-def episode_returns(env, env_params, policy, key, num_episodes: int, max_steps: int):
-  """Undiscounted returns of `num_episodes` full episodes of `policy(obs) -> action` (batched over episodes),
-  each run until it terminates or truncates (at most `max_steps` steps)."""
-  obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_episodes), env_params)
-
-  def body(carry, step_key):
-    obs, state, total, alive = carry
-    action = policy(obs)
-    keys = jax.random.split(step_key, num_episodes)
-    obs, state, reward, terminated, truncated, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-        keys, state, action, env_params)
-    total = total + jnp.where(alive, reward, 0.0)
-    alive = alive & ~(terminated | truncated)
-    return (obs, state, total, alive), None
-
-  init = (obs, state, jnp.zeros(num_episodes), jnp.ones(num_episodes, bool))
-  (_, _, total, _), _ = jax.lax.scan(body, init, jax.random.split(jax.random.fold_in(key, 1), max_steps))
-  return total
-
-
 def gae(traj: Transition, gamma: float, gae_lambda: float):
   """(Â_t, R_t = Â_t + V(s_t)) by the reverse recursion over a time-major rollout (T, num_envs)."""
   def body(next_advantage, t):
@@ -197,7 +177,7 @@ def make_train(config: ml_collections.ConfigDict) -> agent_lib.Agent:
 
   def evaluate(runner: RunnerState, key):
     greedy = lambda obs: jnp.argmax(network.apply(runner.params, obs)[0], axis=-1)
-    returns = episode_returns(env, env_params, greedy, key, cfg.eval_episodes, max_steps)
+    returns = agent_lib.episode_returns(env, env_params, greedy, key, cfg.eval_episodes, max_steps)
     return {"mean_return": returns.mean()}
 
   return agent_lib.Agent(init=init, update=update, evaluate=evaluate, num_updates=num_updates,

@@ -23,7 +23,6 @@ import optax
 
 from dljax import nn as dnn
 from dljax.rl import agent as agent_lib
-from dljax.rl.ppo import episode_returns
 
 
 def default_agent_config() -> ml_collections.ConfigDict:
@@ -128,7 +127,7 @@ def make_train(config: ml_collections.ConfigDict) -> agent_lib.Agent:
 
   def evaluate(runner: RunnerState, key):
     greedy = lambda obs: jnp.argmax(policy.apply(runner.params["policy"], obs), axis=-1)
-    returns = episode_returns(env, env_params, greedy, key, cfg.eval_episodes, max_steps)
+    returns = agent_lib.episode_returns(env, env_params, greedy, key, cfg.eval_episodes, max_steps)
     return {"mean_return": returns.mean(), "env_steps": runner.env_steps.astype(jnp.float32)}
 
   return agent_lib.Agent(init=init, update=update, evaluate=evaluate, num_updates=cfg.num_updates,
