@@ -80,8 +80,8 @@ def fashion_mnist_anomaly():
   (sandal 0.885 vs 0.925, bag 0.850 vs 0.874). Tried without gain: 784-512-128-64 with PCA 64
   (0.9123 / 0.9024 / 0.9162), batch 32 (3,740 steps, train loss 0.0091 vs 0.0103: AE 0.9135), a 16-d
   code (classes 3, 5, 8: 0.886 vs 0.888 for this model): a better fit of the normal class does not
-  move the AUROC. A conv autoencoder was too slow for the time budget on these shared cores. 1,860 steps (20 epochs, 10 models of batch 64
-  each), 194 s of training, 289 s wall including the baselines on 2 CPU cores shared with other jobs
+  move the AUROC. A conv autoencoder was too slow for the time budget on these shared cores.
+  1,860 steps (20 epochs, 10 models of batch 64 each), 194 s of training, 289 s wall including the baselines on 2 CPU cores shared with other jobs
   (an earlier run of the same config under heavier load: 766 s), no accelerator, 2026-11-25.
   """
   c = _autoencoder_config(trainer=autoencoder_trainer.ONE_CLASS,
