@@ -203,7 +203,8 @@ def check_finished_matches(spec: SweepSpec, run: Run) -> None:
   wanted = json.loads(json.dumps(wanted, default=list))
   recorded = json.loads(json.dumps(recorded, default=list))
   if wanted != recorded:
-    diff = sorted(k for k in set(_flat(wanted)) | set(_flat(recorded)) if _flat(wanted).get(k) != _flat(recorded).get(k))
+    want, have = _flat(wanted), _flat(recorded)
+    diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
     raise UserError(f"{run.workdir} was run with another config (differs in {', '.join(diff[:3])}); "
                     "pass another --workdir for this sweep")
 
@@ -302,12 +303,13 @@ def _last_error(log: str) -> str:
 
 
 def run_sweep(spec: SweepSpec, root: str, *, parallel: int = 1, dry_run: bool = False, vmap_seeds: bool = False,
-              deterministic: bool = False, out=sys.stdout) -> dict:
+              deterministic: bool = False, out=None) -> dict:
   """Plans the sweep, then prints (dry run) or runs its jobs, `parallel` processes at a time.
 
   Returns counts {"runs", "skipped", "done", "failed"}. A dry run writes nothing and prints one shell
   line per job to `out`: exactly the commands this call would run.
   """
+  out = sys.stdout if out is None else out  # looked up per call: tests and callers may swap sys.stdout
   if not isinstance(parallel, int) or parallel < 1:
     raise UserError(f"--parallel={parallel}: give the number of processes, an integer >= 1")
   jobs, finished = plan(spec, root, vmap_seeds=vmap_seeds)

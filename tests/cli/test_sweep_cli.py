@@ -18,7 +18,8 @@ def test_dry_run_prints_the_run_commands(tmp_path, capsys):
   assert cli.main(["sweep", "digits_logreg", "--workdir", str(tmp_path / "s"), "--grid",
                    "optimizer.learning_rate=0.1,0.01", "--seeds", "2", "--dry-run", *TINY]) == 0
   lines = capsys.readouterr().out.splitlines()
-  assert len(lines) == 4 and all(l.startswith(shlex.quote(sys.executable) + " -m dljax.cli run digits_logreg") for l in lines)
+  command = shlex.quote(sys.executable) + " -m dljax.cli run digits_logreg"
+  assert len(lines) == 4 and all(l.startswith(command) for l in lines)
   assert f"--workdir {tmp_path}/s/learning_rate=0.01/seed=1" in lines[3]
   assert not (tmp_path / "s").exists()
 
@@ -32,12 +33,14 @@ def test_sweep_then_report(tmp_path, capsys):
   assert "2 settings" in capsys.readouterr().out
   for name in ("results.csv", "results.md", "bars_accuracy.png", "curves_loss.png", "accuracy_vs_learning_rate.png"):
     assert os.path.exists(os.path.join(root, name)), name
-  assert cli.main(["sweep", "digits_logreg", "--workdir", root, "--grid", "optimizer.learning_rate=0.1,0.01", *TINY]) == 0
+  again = ["sweep", "digits_logreg", "--workdir", root, "--grid", "optimizer.learning_rate=0.1,0.01", *TINY]
+  assert cli.main(again) == 0
   assert "0 runs done, 2 already finished" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args,needles", [
-    (["--grid", "optimizer.learnin_rate=0.1,0.2"], ["unknown config key", "did you mean --config.optimizer.learning_rate"]),
+    (["--grid", "optimizer.learnin_rate=0.1,0.2"],
+     ["unknown config key", "did you mean --config.optimizer.learning_rate"]),
     (["--grid", "batch_size=16,big"], ["--config.batch_size=big", "int"]),
     (["--grid", "batch_size="], ["empty grid value"]),
     (["--grid", "batch_size=16", "--seeds", "0"], ["--seeds=0", ">= 1"]),

@@ -31,7 +31,8 @@ def _state_arrays(checkpoint_dir: str):
 
 
 def _records(workdir):
-  return [{k: v for k, v in json.loads(line).items() if k != "time"} for line in open(os.path.join(workdir, "metrics.jsonl"))]
+  lines = open(os.path.join(workdir, "metrics.jsonl"))
+  return [{k: v for k, v in json.loads(line).items() if k != "time"} for line in lines]
 
 
 def _assert_close(metrics, expected):
@@ -59,7 +60,8 @@ def test_vmapped_seeds_equal_separate_runs(tmp_path):
     assert len(vmapped_records) == len(separate_records)
     for a, b in zip(vmapped_records, separate_records):  # per-step train loss/accuracy/grad norm, test metrics
       _assert_close(a, b)
-    assert json.load(open(vmapped_dir / "config.json"))["config"] == json.load(open(f"{separate}/config.json"))["config"]
+    recorded = json.load(open(vmapped_dir / "config.json"))["config"]
+    assert recorded == json.load(open(f"{separate}/config.json"))["config"]
     alone = _state_arrays(os.path.join(separate, "checkpoints", "4", "state"))
     leaves = jax.tree_util.tree_leaves_with_path(alone["params"])
     stacked = dict(jax.tree_util.tree_leaves_with_path(shared["seeds"]["params"]))
