@@ -61,6 +61,13 @@ def make_env(config):
   return envs.make(config.env.id, **options)
 
 
+def make_env_with_shapes(config):
+  """(env module, params, number of actions, observation shape, episode step limit) from `config.env`."""
+  env, env_params = make_env(config)
+  max_steps = int(getattr(env_params, "max_steps_in_episode", 500))
+  return env, env_params, env.num_actions(env_params), tuple(env.observation_shape(env_params)), max_steps
+
+
 def check_discount(gamma: float, name: str = "agent_config.gamma") -> float:
   if not 0.0 <= gamma <= 1.0:
     raise UserError(f"--config.{name}={gamma}: a discount factor must be in [0, 1]")

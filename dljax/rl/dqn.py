@@ -95,10 +95,7 @@ def td_target(reward, terminated, next_q_target, next_q_online, gamma: float, do
 def make_train(config: ml_collections.ConfigDict) -> agent_lib.Agent:
   cfg = config.agent_config
   check_config(cfg)
-  env, env_params = agent_lib.make_env(config)
-  n_actions = env.num_actions(env_params)
-  obs_shape = tuple(env.observation_shape(env_params))
-  max_steps = int(getattr(env_params, "max_steps_in_episode", 500))
+  env, env_params, n_actions, obs_shape, max_steps = agent_lib.make_env_with_shapes(config)
   network = dnn.MLP(tuple(cfg.hidden), n_actions, "relu")
   num_updates = cfg.total_env_steps // cfg.num_envs
   learning_starts = cfg.learning_starts // cfg.num_envs  # in updates

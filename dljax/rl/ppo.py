@@ -97,10 +97,7 @@ def check_config(cfg) -> None:
 def make_train(config: ml_collections.ConfigDict) -> agent_lib.Agent:
   cfg = config.agent_config
   check_config(cfg)
-  env, env_params = agent_lib.make_env(config)
-  n_actions = env.num_actions(env_params)
-  obs_shape = tuple(env.observation_shape(env_params))
-  max_steps = int(getattr(env_params, "max_steps_in_episode", 500))
+  env, env_params, n_actions, obs_shape, max_steps = agent_lib.make_env_with_shapes(config)
   network = ActorCritic(n_actions, tuple(cfg.hidden), cfg.activation)
   batch_size = cfg.num_envs * cfg.num_steps
   minibatch_size = batch_size // cfg.num_minibatches

@@ -59,10 +59,7 @@ def discounted_returns(rewards, alive, gamma):
 def make_train(config: ml_collections.ConfigDict) -> agent_lib.Agent:
   cfg = config.agent_config
   check_config(cfg)
-  env, env_params = agent_lib.make_env(config)
-  n_actions = env.num_actions(env_params)
-  obs_shape = tuple(env.observation_shape(env_params))
-  max_steps = int(getattr(env_params, "max_steps_in_episode", 500))
+  env, env_params, n_actions, obs_shape, max_steps = agent_lib.make_env_with_shapes(config)
   policy = dnn.MLP(tuple(cfg.hidden), n_actions, cfg.activation)
   baseline = dnn.MLP(tuple(cfg.hidden), 1, cfg.activation)
   tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(cfg.learning_rate))

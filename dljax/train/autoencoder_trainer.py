@@ -117,8 +117,25 @@ def _all_finite(params):
   return jnp.all(jnp.array([jnp.isfinite(p).all() for p in jax.tree.leaves(params)]))
 
 
+class _BatchIteratorTrainer(Trainer):
+  """Steps `self._train_step` over `self._iterator`'s batches; the iterator state is checkpointed."""
+
+  def host_state(self) -> dict:
+    return {"train_iterator": self._iterator.get_state()}
+
+  def restore_host_state(self, host_state: dict) -> None:
+    self._iterator.set_state(host_state["train_iterator"])
+
+  def train(self, state, num_steps):
+    per_step = []
+    for _ in range(num_steps):
+      state, metrics = self._train_step(state, parallel.to_global_batch(self.mesh, next(self._iterator)))
+      per_step.append(metrics)
+    return state, jax.tree.map(lambda *m: jnp.stack(m), *per_step)
+
+
 @register_trainer(AUTOENCODER)
-class AutoencoderTrainer(Trainer):
+class AutoencoderTrainer(_BatchIteratorTrainer):
   """Minibatch training of a dense or convolutional autoencoder on the training images (labels unused)."""
 
   workdir: str | None = None  # where evaluate writes reconstruction plots (set by the caller)
@@ -166,19 +183,6 @@ class AutoencoderTrainer(Trainer):
     self._reconstruct = jax.jit(lambda params, x: self.model.apply({"params": params}, x))
     return jax.jit(init, out_shardings=state_sharding)()
 
-  def host_state(self) -> dict:
-    return {"train_iterator": self._iterator.get_state()}
-
-  def restore_host_state(self, host_state: dict) -> None:
-    self._iterator.set_state(host_state["train_iterator"])
-
-  def train(self, state, num_steps):
-    per_step = []
-    for _ in range(num_steps):
-      state, metrics = self._train_step(state, parallel.to_global_batch(self.mesh, next(self._iterator)))
-      per_step.append(metrics)
-    return state, jax.tree.map(lambda *m: jnp.stack(m), *per_step)
-
   def evaluate(self, state) -> dict[str, float]:
     total = None
     for rows, mask in _padded_batches(self.mesh, len(self.test_x), self.config.eval_batch_size):
@@ -202,7 +206,7 @@ class AutoencoderTrainer(Trainer):
 
 
 @register_trainer(ONE_CLASS)
-class OneClassTrainer(Trainer):
+class OneClassTrainer(_BatchIteratorTrainer):
   """The one-class protocol: for each class c of `config.normal_classes`, an autoencoder trained on the
   training images of class c only; every test image is scored by its reconstruction error, and the
   AUROC of "classes other than c are anomalies" is reported per class and averaged. The K models are
@@ -283,19 +287,6 @@ class OneClassTrainer(Trainer):
     self._errors = jax.jit(errors_step, in_shardings=(state_sharding.params, batch_sharding),
                            out_shardings=errors_sharding)
     return jax.jit(init, out_shardings=state_sharding)()
-
-  def host_state(self) -> dict:
-    return {"train_iterator": self._iterator.get_state()}
-
-  def restore_host_state(self, host_state: dict) -> None:
-    self._iterator.set_state(host_state["train_iterator"])
-
-  def train(self, state, num_steps):
-    per_step = []
-    for _ in range(num_steps):
-      state, metrics = self._train_step(state, parallel.to_global_batch(self.mesh, next(self._iterator)))
-      per_step.append(metrics)
-    return state, jax.tree.map(lambda *m: jnp.stack(m), *per_step)
 
   def test_errors(self, state) -> np.ndarray:
     """(K, N_test) reconstruction errors of every test image under each class's autoencoder."""
