@@ -36,7 +36,8 @@ directory (see below), then `dljax report /tmp/ml_vs_dl_runs --x train_size`:
     give identical numbers, so one or two were run. The CNN at 60,000 was run afterwards on an idle
     machine (3 x 1,200 steps, ~60 s each): it equals the CNN at 10,000 because both get the same
     1,200 steps (2.6 epochs of 60k vs 15 of 10k); fashion_mnist_cnn reaches 0.933 with 40 epochs.
-  Sweeps run into /tmp/ml_vs_dl_runs: --seeds 3 over method x train_size=500,2000,10000, and for the CNN at 60,000; --seeds 1
+  Sweeps run into /tmp/ml_vs_dl_runs: --seeds 3 over method x train_size=500,2000,10000, and for the CNN
+  at 60,000; --seeds 1
   (plus one earlier seed of HOG) for the logistic fits at 60,000; --seeds 3 for the MLP at 60,000.
 
 What it says about the report's claims:
