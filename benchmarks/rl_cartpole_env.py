@@ -18,7 +18,8 @@ intra_op_parallelism_threads=1", which suits a loaded machine), gymnasium loop 6
 machine per the issue), NumPy vector env 1.9-2.1M steps/s: 67x / 35x / 78x the Python loop -- the 100x target
 missed on this loaded machine. Idle machine (2026-11-25, 07:53 UTC): ours 7.08M, gymnasium loop 152k steps/s:
 46.6x, still missed; physics alone without resets 19.9M (131x). What limits ours: per env and step,
-auto_reset_step splits a key and draws a fresh reset state (kept only where the episode ended), i.e. ~5 threefry blocks against ~50 flops of physics.
+auto_reset_step splits a key and draws a fresh reset state (kept only where the episode ended), i.e. ~5
+threefry blocks against ~50 flops of physics.
 """
 
 import argparse
