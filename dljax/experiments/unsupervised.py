@@ -74,19 +74,18 @@ def fashion_mnist_anomaly():
   One class only: --config.normal_classes=3.
 
   Run: dljax run fashion_mnist_anomaly --workdir /tmp/fashion_mnist_anomaly
-  Result: mean AUROC over the 10 classes: autoencoder 0.9133, PCA (32 components) 0.9051,
-  IsolationForest 0.9162 -- above PCA (on 8 of 10 classes), 0.003 below IsolationForest, so the
-  target (>= both) is missed. The autoencoder wins on classes 0, 1, 2, 6, 7 and loses on 3, 4, 5, 8, 9
-  (sandal 0.885 vs 0.925, bag 0.850 vs 0.874). Tried without gain: 784-512-128-64 with PCA 64
-  (0.9123 / 0.9024 / 0.9162), batch 32 (3,740 steps, train loss 0.0091 vs 0.0103: AE 0.9135), a 16-d
-  code (classes 3, 5, 8: 0.886 vs 0.888 for this model): a better fit of the normal class does not
-  move the AUROC. A conv autoencoder was too slow for the time budget on these shared cores.
-  1,860 steps (20 epochs, 10 models of batch 64 each), 194 s of training, 289 s wall including the baselines on 2 CPU cores shared with other jobs
-  (an earlier run of the same config under heavier load: 766 s), no accelerator, 2026-11-25.
+  Result: mean AUROC over the 10 classes: autoencoder 0.9192, PCA (32 components) 0.9051,
+  IsolationForest 0.9162 -- the target (>= both) is met. The autoencoder beats PCA on 9 classes (ties
+  on shirt) and IsolationForest on 7; it loses on dress (0.928 vs 0.939), coat (0.901 vs 0.909) and
+  sandal (0.903 vs 0.925). Longer training is what moved it: 5 epochs
+  0.9071, 20 epochs 0.9133, 60 epochs 0.9173, 100 epochs 0.9192 (same model, same baselines). Tried
+  without gain at 20 epochs: 784-512-128-64 with PCA 64 (0.9123 / 0.9024 / 0.9162), batch 32 (0.9135),
+  a 16-d code (classes 3, 5, 8: 0.886 vs 0.888). 9,300 steps (100 epochs, 10 models of batch 64 each
+  vmapped), 187 s wall including the baselines, on 2 CPU cores, no accelerator, 2026-11-25.
   """
   c = _autoencoder_config(trainer=autoencoder_trainer.ONE_CLASS,
                           model={"name": "dense_ae", "widths": (256, 64), "latent": 32, "activation": "relu"},
-                          batch_size=64, num_epochs=20, learning_rate=2e-3)
+                          batch_size=64, num_epochs=100, learning_rate=2e-3)
   c.normal_classes = tuple(range(10))
   c.baselines = ml_collections.ConfigDict()
   c.baselines.enabled = True
