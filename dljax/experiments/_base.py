@@ -39,10 +39,12 @@ def supervised_config(*, source: str, model: dict, batch_size: int, num_epochs: 
   return c
 
 
-def classic_config(*, source: str, learner: str, model: dict, standardize: bool) -> ml_collections.ConfigDict:
-  """A classical learner (`dljax.classic.<learner>`) fitted once: `model` holds its hyper-parameters."""
+def classic_config(*, source: str, learner: str, model: dict, standardize: bool,
+                   trainer: str = "classic") -> ml_collections.ConfigDict:
+  """A learner (`dljax.classic.<learner>`) fitted once: `model` holds its hyper-parameters. `trainer`:
+  "classic" (supervised) or "unsupervised" (k-means, PCA)."""
   c = ml_collections.ConfigDict()
-  c.trainer = "classic"
+  c.trainer = trainer
   c.seed = 0
   c.learner = learner
   c.data = ml_collections.ConfigDict()

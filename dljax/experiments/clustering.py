@@ -5,8 +5,7 @@ hyper-parameters on the same rows and records its numbers as sklearn_* next to o
 Pixels are used as the data layer scales them (to [0, 1]).
 """
 
-import ml_collections
-
+from dljax.experiments._base import classic_config
 from dljax.registry import register
 from dljax.train import unsupervised_trainer
 
@@ -14,22 +13,10 @@ del unsupervised_trainer  # imported for its @register_trainer("unsupervised")
 
 
 def unsupervised_config(*, source: str, learner: str, model: dict, standardize: bool = False):
-  """A k-means or PCA fit (`learner`) whose hyper-parameters are `model` (the learner's default_config)."""
-  c = ml_collections.ConfigDict()
-  c.trainer = "unsupervised"
-  c.seed = 0
-  c.learner = learner               # kmeans | pca
-  c.data = ml_collections.ConfigDict()
-  c.data.source = source
-  c.data.max_train = ml_collections.FieldReference(None, field_type=int)
-  c.data.max_test = ml_collections.FieldReference(None, field_type=int)
-  c.data.standardize = standardize  # x -> (x - mean) / std with training-set statistics
-  c.model = ml_collections.ConfigDict(model)
-  c.log_every_steps = 1
-  c.eval_every_steps = 0
-  c.checkpoint_every_steps = 1
-  c.keep_checkpoints = 1
-  return c
+  """A k-means or PCA fit (`learner`: kmeans | pca) whose hyper-parameters are `model` (the learner's
+  default_config)."""
+  return classic_config(source=source, learner=learner, model=model, standardize=standardize,
+                        trainer="unsupervised")
 
 
 def _exp(name, dataset, description):
