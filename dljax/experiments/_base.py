@@ -3,6 +3,20 @@
 import ml_collections
 
 
+def optimizer_config(name: str, learning_rate: float, schedule: str) -> ml_collections.ConfigDict:
+  """The fields dljax.train.optim.make_optimizer reads."""
+  c = ml_collections.ConfigDict()
+  c.name = name                     # sgd | momentum | adam | adamw
+  c.learning_rate = learning_rate
+  c.schedule = schedule             # constant | cosine | warmup_cosine
+  c.warmup_steps = 0
+  c.momentum = 0.9
+  c.nesterov = False
+  c.weight_decay = 0.0
+  c.grad_clip_norm = ml_collections.FieldReference(None, field_type=float)
+  return c
+
+
 def supervised_config(*, source: str, model: dict, batch_size: int, num_epochs: int, learning_rate: float,
                       optimizer: str = "adam", schedule: str = "constant") -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
@@ -18,15 +32,7 @@ def supervised_config(*, source: str, model: dict, batch_size: int, num_epochs: 
 
   c.model = ml_collections.ConfigDict(model)
 
-  c.optimizer = ml_collections.ConfigDict()
-  c.optimizer.name = optimizer      # sgd | momentum | adam | adamw
-  c.optimizer.learning_rate = learning_rate
-  c.optimizer.schedule = schedule   # constant | cosine | warmup_cosine
-  c.optimizer.warmup_steps = 0
-  c.optimizer.momentum = 0.9
-  c.optimizer.nesterov = False
-  c.optimizer.weight_decay = 0.0
-  c.optimizer.grad_clip_norm = ml_collections.FieldReference(None, field_type=float)
+  c.optimizer = optimizer_config(optimizer, learning_rate, schedule)
 
   c.batch_size = batch_size
   c.eval_batch_size = 1000

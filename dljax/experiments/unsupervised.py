@@ -2,6 +2,7 @@
 
 import ml_collections
 
+from dljax.experiments._base import optimizer_config
 from dljax.registry import register
 from dljax.train import autoencoder_trainer, rules_trainer
 
@@ -23,15 +24,7 @@ def _autoencoder_config(*, trainer: str, model: dict, batch_size: int, num_epoch
   c.data.max_train = ml_collections.FieldReference(None, field_type=int)  # first n rows (tiny runs)
   c.data.max_test = ml_collections.FieldReference(None, field_type=int)
   c.model = ml_collections.ConfigDict(model)
-  c.optimizer = ml_collections.ConfigDict()
-  c.optimizer.name = "adam"         # sgd | momentum | adam | adamw
-  c.optimizer.learning_rate = learning_rate
-  c.optimizer.schedule = "cosine"   # constant | cosine | warmup_cosine
-  c.optimizer.warmup_steps = 0
-  c.optimizer.momentum = 0.9
-  c.optimizer.nesterov = False
-  c.optimizer.weight_decay = 0.0
-  c.optimizer.grad_clip_norm = ml_collections.FieldReference(None, field_type=float)
+  c.optimizer = optimizer_config("adam", learning_rate, "cosine")
   c.batch_size = batch_size
   c.eval_batch_size = 1000
   c.num_epochs = num_epochs

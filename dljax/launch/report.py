@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from dljax.errors import UserError
+from dljax.launch.sweep import flat_config
 from dljax.train.workdir import read_metrics
 
 BOOTSTRAP_RESAMPLES = 10_000
@@ -28,15 +29,6 @@ class RunRecord:
   git_commit: str | None
   metrics: dict
 
-
-def _flat(d: dict, prefix: str = "") -> dict:
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(_flat(v, f"{prefix}{k}."))
-    else:
-      out[f"{prefix}{k}"] = tuple(v) if isinstance(v, list) else v
-  return out
 
 
 def find_runs(root: str) -> list[RunRecord]:
@@ -54,7 +46,7 @@ def find_runs(root: str) -> list[RunRecord]:
       continue
     with open(os.path.join(here, "config.json")) as f:
       info = json.load(f)
-    runs.append(RunRecord(here, _flat(info["config"]), int(info["seed"]), info.get("versions", {}),
+    runs.append(RunRecord(here, flat_config(info["config"]), int(info["seed"]), info.get("versions", {}),
                           info.get("git_commit"), summary["metrics"]))
   if not runs:
     raise UserError(f"no finished runs (summary.json with status done) under {root}: run `dljax sweep` first")

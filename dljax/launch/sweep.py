@@ -203,19 +203,20 @@ def check_finished_matches(spec: SweepSpec, run: Run) -> None:
   wanted = json.loads(json.dumps(wanted, default=list))
   recorded = json.loads(json.dumps(recorded, default=list))
   if wanted != recorded:
-    want, have = _flat(wanted), _flat(recorded)
+    want, have = flat_config(wanted), flat_config(recorded)
     diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
     raise UserError(f"{run.workdir} was run with another config (differs in {', '.join(diff[:3])}); "
                     "pass another --workdir for this sweep")
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
+def flat_config(d: dict, prefix: str = "") -> dict:
+  """{"a.b": value} from nested dicts; lists (JSON's tuples) become tuples so values are hashable."""
   out = {}
   for k, v in d.items():
     if isinstance(v, dict):
-      out.update(_flat(v, f"{prefix}{k}."))
+      out.update(flat_config(v, f"{prefix}{k}."))
     else:
-      out[f"{prefix}{k}"] = v
+      out[f"{prefix}{k}"] = tuple(v) if isinstance(v, list) else v
   return out
 
 
