@@ -12,7 +12,10 @@ once, as with gymnasium's TimeLimit). Reward +1 every step including the termina
 
 Arithmetic is float32 (gymnasium keeps its state in float64 and returns float32 observations); over the
 short episodes of a random policy the observations agree to ~1e-7 (tests/rl/test_cartpole.py).
-Stepping after `terminated` is undefined here as in gymnasium: use `wrappers.auto_reset_step`.
+Stepping after `terminated` is undefined here as in gymnasium: use `wrappers.auto_reset_step`, or, to draw
+the reset randomness of a whole batch and rollout in one call (much faster under jit on CPU, where every
+threefry call inside a scan step is a loop of its own), `wrappers.auto_reset_step_from_uniforms(cartpole, None,
+u_reset, state, action, params)` with u_reset of shape RESET_UNIFORM_SHAPE per env and step.
 """
 
 import math
@@ -26,6 +29,7 @@ from dljax.errors import UserError
 
 NUM_ACTIONS = 2
 OBSERVATION_SHAPE = (4,)
+RESET_UNIFORM_SHAPE = (4,)                               # uniforms one reset consumes (`reset_from_uniform`)
 
 
 class EnvParams(NamedTuple):
@@ -74,11 +78,23 @@ def observation(state: EnvState) -> jnp.ndarray:
   return jnp.stack([state.x, state.x_dot, state.theta, state.theta_dot]).astype(jnp.float32)
 
 
-def reset(key: jax.Array, params: EnvParams = EnvParams()) -> tuple[jnp.ndarray, EnvState]:
-  low, high = -params.reset_bound, params.reset_bound
-  x, x_dot, theta, theta_dot = jax.random.uniform(key, (4,), jnp.float32, low, high)
+@jax.jit  # compiled even when called eagerly: jitted, XLA may contract u·(h−l)+l into one fused multiply-add
+def _scale_to_bounds(u, low, high):
+  low, high = jnp.asarray(low, jnp.float32), jnp.asarray(high, jnp.float32)
+  return jnp.maximum(low, jnp.asarray(u, jnp.float32) * (high - low) + low)
+
+
+def reset_from_uniform(u, params: EnvParams = EnvParams()) -> tuple[jnp.ndarray, EnvState]:
+  """The start state for `u` ~ U[0, 1)^RESET_UNIFORM_SHAPE, mapped onto [−bound, bound) exactly as
+  `jax.random.uniform(key, (4,), float32, −bound, bound)` maps its own draw (so `reset` is this of one draw),
+  letting a caller draw the reset randomness of many envs and steps in one bulk call."""
+  x, x_dot, theta, theta_dot = _scale_to_bounds(u, -params.reset_bound, params.reset_bound)
   state = EnvState(x, x_dot, theta, theta_dot, jnp.int32(0))
   return observation(state), state
+
+
+def reset(key: jax.Array, params: EnvParams = EnvParams()) -> tuple[jnp.ndarray, EnvState]:
+  return reset_from_uniform(jax.random.uniform(key, RESET_UNIFORM_SHAPE, jnp.float32), params)
 
 
 def check_action(action) -> None:
@@ -93,6 +109,14 @@ def check_action(action) -> None:
 def step(key: jax.Array, state: EnvState, action, params: EnvParams = EnvParams()
          ) -> tuple[jnp.ndarray, EnvState, jnp.ndarray, jnp.ndarray, jnp.ndarray, dict[str, Any]]:
   del key  # the dynamics are deterministic
+  return step_from_uniform(None, state, action, params)
+
+
+def step_from_uniform(u, state: EnvState, action, params: EnvParams = EnvParams()
+                      ) -> tuple[jnp.ndarray, EnvState, jnp.ndarray, jnp.ndarray, jnp.ndarray, dict[str, Any]]:
+  """`step` in the tabular envs' uniform-driven interface, for `wrappers.auto_reset_step_from_uniforms`:
+  the dynamics draw nothing, so `u` is ignored (pass None)."""
+  del u
   check_action(action)
   f32 = lambda v: jnp.asarray(v, jnp.float32)
   gravity, masscart, masspole, length = f32(params.gravity), f32(params.masscart), f32(params.masspole), \
