@@ -42,6 +42,35 @@ def test_td_target_equals_numpy(double_q):
   np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("n_step", [1, 3])
+def test_n_step_batch_equals_numpy(n_step):
+  """A wrapped ring of 2 envs: each sampled row's n-step return, bootstrap state and discount, against a loop that
+  follows the same env forward in time until an episode end or n steps."""
+  rng = np.random.RandomState(1)
+  capacity, num_envs, gamma = 12, 2, 0.9
+  done = (rng.rand(capacity) < 0.3).astype(np.float32)
+  buffer = dqn.Buffer(obs=rng.randn(capacity, 4).astype(np.float32), action=rng.randint(0, 2, capacity),
+                      reward=rng.rand(capacity).astype(np.float32), next_obs=rng.randn(capacity, 4).astype(np.float32),
+                      terminated=done * (rng.rand(capacity) < 0.5), done=done, size=jnp.int32(capacity),
+                      position=jnp.int32(4))  # full: the oldest row is 4, the newest 3
+  offset = np.arange(capacity - (n_step - 1) * num_envs)
+  got = jax.device_get(dqn.n_step_batch(jax.tree.map(jnp.asarray, buffer), jnp.asarray(offset), n_step, gamma,
+                                        num_envs))
+  for i, off in enumerate(offset):
+    row = (4 + off) % capacity
+    ret = 0.0
+    for k in range(n_step):
+      r = (row + k * num_envs) % capacity
+      ret += gamma**k * buffer.reward[r]
+      if buffer.done[r] or k == n_step - 1:
+        break
+    np.testing.assert_allclose([got[2][i], got[5][i], got[4][i]], [ret, gamma**(k + 1), buffer.terminated[r]],
+                               rtol=1e-6)
+    np.testing.assert_array_equal(got[3][i], buffer.next_obs[r])
+    np.testing.assert_array_equal(got[0][i], buffer.obs[row])
+    assert got[1][i] == buffer.action[row]
+
+
 def test_replay_buffer_holds_gymnasium_transitions(trained):
   """Every stored (s, a, s', terminated) is what gymnasium's CartPole gives from s under a, across resets."""
   agent, runners, _ = trained
