@@ -1,25 +1,28 @@
 """CartPole-v1 environment throughput: our JAX env under jit(vmap) with 256 envs vs gymnasium's Python loop.
 
-Both run random actions with a reset whenever an episode ends (terminated or truncated):
-  * dljax: `auto_reset_step` of dljax.rl.envs.cartpole, vmapped over 256 envs, `lax.scan` over 1,000 steps in one
-    jitted call (random actions drawn inside the program);
+Both run random actions with a reset to a fresh random start state whenever an episode ends (terminated or
+truncated):
+  * dljax: `wrappers.auto_reset_step_from_uniforms` on dljax.rl.envs.cartpole, vmapped over 256 envs, `lax.scan`
+    over 1,000 steps in one jitted call; inside that call (so timed) two bulk draws give every env's action and a
+    fresh reset state for every env at every step, laid out [step, 4, env] (kept only where the episode ended);
   * gymnasium: `gym.make("CartPole-v1")` (with its TimeLimit/OrderEnforcing/PassiveEnvChecker wrappers), one env
-    stepped in a Python loop, actions pre-drawn with numpy (the loop measures the env, not the sampler);
-  * for reference, gymnasium's own NumPy-vectorised `CartPoleVectorEnv` with 256 envs, and (diagnostic) our envs
-    stepped without resets, which shows that the auto-reset's random draws (a reset state drawn for every env
-    at every step, kept where the episode ended) cost about half of our time.
+    stepped in a Python loop, actions pre-drawn with numpy outside the timing (the loop measures the env);
+  * for reference, gymnasium's own NumPy-vectorised `CartPoleVectorEnv` with 256 envs; (diagnostic) our envs with
+    the agents' `auto_reset_step` and a key per env and step, i.e. the same random numbers drawn by ~5 small
+    threefry calls per scan step; (diagnostic) our envs without resets.
 Timed windows are interleaved (round robin, best of `--repeats`), so load from other processes hits all alike.
 Target: ours >= 100x the Python loop's steps/s.
 
 Run:  python benchmarks/rl_cartpole_env.py
-Measured (2 CPU cores shared with other jobs, load average ~13, no accelerator, 2026-11-25), three runs:
-ours 4.11M / 2.11M / 4.80M steps/s (the last with XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
-intra_op_parallelism_threads=1", which suits a loaded machine), gymnasium loop 61k steps/s (158k on an idle
-machine per the issue), NumPy vector env 1.9-2.1M steps/s: 67x / 35x / 78x the Python loop -- the 100x target
-missed on this loaded machine. Idle machine (2026-11-25, 07:53 UTC): ours 7.08M, gymnasium loop 152k steps/s:
-46.6x, still missed; physics alone without resets 19.9M (131x). What limits ours: per env and step,
-auto_reset_step splits a key and draws a fresh reset state (kept only where the episode ended), i.e. ~5
-threefry blocks against ~50 flops of physics.
+Measured (2 CPU cores, no accelerator, 2026-11-25): at load average 1-3 ours 36-40M steps/s against the loop's
+155k, 230-260x (the same rollout in a dev script); in this benchmark under load 4-8 from other jobs (cores
+shared), four runs: ours 32.2M / 26.5M / 14.5M / 12.4M vs the loop's 61.5k / 74.1k / 73.5k / 72.7k steps/s =
+523x / 357x / 198x / 171x (target met); NumPy vector env 1.9-2.6M; key per env and step 2.2-4.0M (was the
+headline last session: 7.08M = 46.6x idle). What limited the key-per-step path: on CPU jax lowers every threefry
+call as a rolled 5-iteration while loop, so each of the ~5 draws per scan step was a loop of small kernels
+(`jit(...).lower().compile().as_text()` shows them), far costlier than the ~50 flops of physics. Drawn in bulk,
+the draws take ~2.9 ms and the 1,000-step scan ~2.7 ms per 256,000 env steps (load ~3, measured apart); the scan
+is now per-iteration overhead (~2.7 us for 256 envs), the same as physics without resets.
 """
 
 import argparse
