@@ -49,7 +49,7 @@ from dljax.classic import validate
 from dljax.errors import UserError
 
 INITS = ("k-means++", "random")
-ALGORITHMS = ("lloyd", "minibatch")
+ALGORITHMS = ("lloyd", "hamerly", "minibatch")
 # float32 products at full precision: TPUs/GPUs would otherwise round matmul inputs to bf16/tf32.
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -68,7 +68,7 @@ def default_config(**overrides) -> ml_collections.FrozenConfigDict:
   c.n_init = 1             # initialisations run under vmap; the least inertia wins
   c.max_iter = 300         # lloyd: iterations; minibatch: epochs of batch steps
   c.tol = 1e-4             # relative to the mean feature variance, as sklearn's
-  c.algorithm = "lloyd"    # lloyd | minibatch
+  c.algorithm = "lloyd"    # lloyd | hamerly (Lloyd's iterations, fewer distances) | minibatch
   c.batch_size = 1024      # minibatch: rows per step
   c.chunk_size = 4096      # rows per assignment matmul: its K×R scores stay in L2 (benchmarks/kmeans.py)
   return validate.typed_config(c, overrides, "kmeans")
@@ -237,6 +237,167 @@ def _inertia(x, valid, centers, chunk, axis_name):
   return _psum(jnp.sum(jnp.where(valid, terms, 0.0)), axis_name)
 
 
+# Hamerly's bounds: Lloyd's iterations with fewer distances -----------------------------------------------
+
+# Rounding slack. A float32 score ½‖c‖² − x·c over D ≤ a few thousand features is off by far less than
+# 2⁻¹⁴·(‖x‖² + ‖c‖²) (the dot product's worst-case error γ_D·‖x‖‖c‖); each bound update is one rounded
+# addition, widened by 2⁻²⁰ relative.
+_SCORE_ERROR = 2.0 ** -14
+_WIDEN, _NARROW = 1.0 + 2.0 ** -20, 1.0 - 2.0 ** -20
+# Above this fraction of rows failing the test, all rows are recomputed in plain chunks (no gathers).
+_DENSE_FRACTION = 0.5
+
+
+class _HamerlyState(NamedTuple):
+  centers: jax.Array
+  labels: jax.Array    # (N,) nearest centre of each row (K for padding rows)
+  upper: jax.Array     # (N,) u_i ≥ ‖x_i − c_{l_i}‖
+  lower: jax.Array     # (N,) l_i ≤ min_{k ≠ l_i} ‖x_i − c_k‖
+  sums: jax.Array      # (K, D) Σ x over this device's rows of each label
+  counts: jax.Array    # (K,) rows of each label on this device
+  n_iter: jax.Array
+  shift: jax.Array
+  settled: jax.Array
+
+
+def _nearest_two(scores):
+  """(labels, best, second): the nearest centre of each column, its score and the next-best score."""
+  labels, best = _nearest(scores)
+  rows = jnp.arange(scores.shape[0], dtype=jnp.int32)[:, None]
+  return labels, best, jnp.min(jnp.where(rows == labels[None, :], jnp.inf, scores), axis=0)
+
+
+def _distance_bounds(sq_norms, best, second, max_center_sq):
+  """(upper, lower) on the distances to the nearest and next-nearest centre, ‖x − c‖² = ‖x‖² + 2·score,
+  widened by the scores' rounding error so that a row they clear is the one Lloyd's scores would pick."""
+  slack = _SCORE_ERROR * (sq_norms + max_center_sq)
+  return (jnp.sqrt(jnp.maximum(sq_norms + 2.0 * best, 0.0) + slack),
+          jnp.sqrt(jnp.maximum(sq_norms + 2.0 * second - slack, 0.0)))
+
+
+def _label_sums(x, labels, k):
+  """Σ x and row counts per label (K+1 buckets: label K collects the rows that must not count)."""
+  return (jax.ops.segment_sum(x, labels, num_segments=k + 1),
+          jax.ops.segment_sum(jnp.ones(labels.shape, jnp.float32), labels, num_segments=k + 1))
+
+
+def _hamerly_dense(x, valid, sq_norms, centers, chunk):
+  """Every row's nearest two centres, chunk by chunk as in Lloyd: (labels, upper, lower, sums, counts)."""
+  k, d = centers.shape
+  max_center_sq = jnp.max(jnp.sum(centers * centers, axis=1))
+
+  def one_chunk(carry, part):
+    x_chunk, valid_chunk, sq_chunk = part
+    new, best, second = _nearest_two(_scores(centers, x_chunk))
+    new = jnp.where(valid_chunk, new, k)
+    sums, counts = _label_sums(x_chunk, new, k)
+    return (carry[0] + sums, carry[1] + counts), (new, *_distance_bounds(sq_chunk, best, second, max_center_sq))
+
+  zeros = (jnp.zeros((k + 1, d), jnp.float32), jnp.zeros(k + 1, jnp.float32))
+  parts = (_chunked(x, chunk), valid.reshape(-1, chunk), sq_norms.reshape(-1, chunk))
+  (sums, counts), (new, upper, lower) = jax.lax.scan(one_chunk, zeros, parts)
+  return new.reshape(-1), upper.reshape(-1), lower.reshape(-1), sums[:k], counts[:k]
+
+
+def _hamerly_sparse(x, need, sq_norms, centers, labels, upper, lower, sums, counts, chunk):
+  """Recomputes only the rows in `need`: they are packed to the front of an index list (a prefix sum gives
+  each its slot) and taken `chunk` at a time in a while loop, whose results are scattered back once at the
+  end; the sums move by the rows that change label."""
+  n, k = x.shape[0], centers.shape[0]
+  max_center_sq = jnp.max(jnp.sum(centers * centers, axis=1))
+  slot = jax.lax.associative_scan(jnp.add, need.astype(jnp.int32)) - 1
+  # Needed rows first; the tail holds n, an index every gather clamps, every scatter drops and `live` masks.
+  order = jnp.full(n + chunk, n, jnp.int32).at[jnp.where(need, slot, n + chunk)].set(
+      jnp.arange(n, dtype=jnp.int32), mode="drop")
+  count = jnp.sum(need)
+
+  def one_chunk(carry):
+    start, packed, sums, counts = carry
+    rows = jax.lax.dynamic_slice_in_dim(order, start, chunk)
+    live = rows < n
+    safe = jnp.minimum(rows, n - 1)
+    x_chunk, old = x[safe], labels[safe]
+    new, best, second = _nearest_two(_scores(centers, x_chunk))
+    moved = live & (new != old)
+    gained = _label_sums(x_chunk, jnp.where(moved, new, k), k)
+    lost = _label_sums(x_chunk, jnp.where(moved, old, k), k)
+    sums = sums + gained[0][:k] - lost[0][:k]
+    counts = counts + gained[1][:k] - lost[1][:k]
+    results = (new, *_distance_bounds(sq_norms[safe], best, second, max_center_sq))
+    packed = tuple(jax.lax.dynamic_update_slice_in_dim(p, r, start, 0) for p, r in zip(packed, results))
+    return start + chunk, packed, sums, counts
+
+  packed = (jnp.zeros(n + chunk, jnp.int32), jnp.zeros(n + chunk, jnp.float32), jnp.zeros(n + chunk, jnp.float32))
+  _, packed, sums, counts = jax.lax.while_loop(lambda c: c[0] < count, one_chunk,
+                                               (jnp.int32(0), packed, sums, counts))
+  labels, upper, lower = (a.at[order].set(p, mode="drop")
+                          for a, p in zip((labels, upper, lower), packed))
+  return labels, upper, lower, sums, counts
+
+
+def _hamerly_assign(s: _HamerlyState, x, valid, sq_norms, chunk, dense_fraction):
+  """Lloyd's assignment step with Hamerly's test (Hamerly 2010): row i keeps its label when
+      u_i ≤ max(l_i, ½ min_{k ≠ l_i} ‖c_{l_i} − c_k‖),
+  for then no other centre can be nearer; only the other rows are recomputed (all of them, chunk by chunk,
+  when more than `dense_fraction` of the rows need it). Returns the state's new labels, bounds, sums, counts
+  and how many labels changed."""
+  between = jnp.sqrt(jnp.sum((s.centers[:, None, :] - s.centers[None, :, :]) ** 2, axis=-1))
+  between = jnp.where(jnp.eye(s.centers.shape[0], dtype=bool), jnp.inf, between)
+  half_gap = jnp.append(0.5 * _NARROW * jnp.min(between, axis=1), jnp.inf)  # padding rows (label K) stay
+  unassigned = s.labels < 0  # before the first iteration
+  need = valid & (unassigned | (s.upper > jnp.maximum(s.lower, half_gap[jnp.maximum(s.labels, 0)])))
+  dense = jnp.sum(need) > dense_fraction * x.shape[0]
+  labels, upper, lower, sums, counts = jax.lax.cond(
+      dense,
+      lambda: _hamerly_dense(x, valid, sq_norms, s.centers, chunk),
+      lambda: _hamerly_sparse(x, need, sq_norms, s.centers, s.labels, s.upper, s.lower, s.sums, s.counts, chunk))
+  return labels, upper, lower, sums, counts, jnp.sum(labels != s.labels)
+
+
+def _hamerly(x, valid, sq_norms, centers, tol, max_iter, chunk, axis_name, dense_fraction):
+  """Lloyd's iterations (same labels, centres, stopping rule and empty-cluster relocation as `_lloyd`) that
+  carry Hamerly's bounds; returns (centers, labels and bounds for them, n_iter)."""
+  k = centers.shape[0]
+
+  def iterate(s: _HamerlyState) -> _HamerlyState:
+    labels, upper, lower, sums, counts, changed = _hamerly_assign(s, x, valid, sq_norms, chunk, dense_fraction)
+    total_sums, total_counts, changed = (_psum(a, axis_name) for a in (sums, counts, changed))
+
+    def relocate():  # rare: exact distances of every row to its centre, as `_lloyd` has them
+      _, half_min = assign(s.centers, x, chunk)
+      sq_dist = jnp.where(valid, sq_norms + 2.0 * half_min, -jnp.inf)
+      return _relocate_empty(total_sums, total_counts, x, labels, sq_dist, axis_name)
+
+    total_sums, total_counts = jax.lax.cond(jnp.any(total_counts == 0), relocate,
+                                            lambda: (total_sums, total_counts))
+    new_centers = total_sums / jnp.maximum(total_counts, 1.0)[:, None]
+    # Triangle inequality: a centre moving by p_k moves its distance to any row by at most p_k.
+    moved_by = _WIDEN * jnp.sqrt(jnp.sum((new_centers - s.centers) ** 2, axis=1))
+    top2, top2_at = jax.lax.top_k(moved_by, min(2, k))
+    others_max = jnp.where(labels == top2_at[0], top2[-1] if k > 1 else 0.0, top2[0])
+    upper = _WIDEN * (upper + jnp.append(moved_by, 0.0)[labels])
+    lower = _NARROW * (lower - others_max)
+    return _HamerlyState(centers=new_centers, labels=labels, upper=upper, lower=lower, sums=sums, counts=counts,
+                         n_iter=s.n_iter + 1, shift=jnp.sum((new_centers - s.centers) ** 2), settled=changed == 0)
+
+  def running(s: _HamerlyState):
+    return (s.n_iter < max_iter) & ~s.settled & ~(s.shift <= tol)
+
+  n, d = x.shape
+  first = _HamerlyState(centers=centers, labels=jnp.full(n, -1, jnp.int32),
+                        upper=jnp.full(n, jnp.inf), lower=jnp.zeros(n), sums=jnp.zeros((k, d)),
+                        counts=jnp.zeros(k), n_iter=jnp.int32(0), shift=jnp.float32(jnp.inf),
+                        settled=jnp.bool_(False))
+  return jax.lax.while_loop(running, iterate, first)
+
+
+def _hamerly_inertia(s: _HamerlyState, x, valid, sq_norms, chunk, dense_fraction, axis_name):
+  """The final centres' inertia: labels by one more bounded assignment, then direct differences."""
+  labels = _hamerly_assign(s, x, valid, sq_norms, chunk, dense_fraction)[0]
+  terms = _exact_inertia_terms(s.centers, x, labels, chunk)
+  return _psum(jnp.sum(jnp.where(valid, terms, 0.0)), axis_name)
+
+
 # Initialisation ------------------------------------------------------------------------------------------
 
 def kmeans_plusplus(key, x, n_clusters, num_valid=None):
@@ -327,6 +488,13 @@ def fit(key: jax.Array, x: jax.Array, config, *, mesh=None, axis_name: str = "da
       centers, n_iter = _lloyd(x_part, valid_part, sq_norms, start, tol, config.max_iter, chunk, name)
       return centers, _inertia(x_part, valid_part, centers, chunk, name), n_iter
 
+    def run_one_bounded(start):
+      final = _hamerly(x_part, valid_part, sq_norms, start, tol, config.max_iter, chunk, name, _DENSE_FRACTION)
+      return (final.centers, _hamerly_inertia(final, x_part, valid_part, sq_norms, chunk, _DENSE_FRACTION, name),
+              final.n_iter)
+
+    if config.algorithm == "hamerly":  # one start after another: under vmap its branches would all run
+      return jax.lax.map(run_one_bounded, starts)
     return jax.vmap(run_one)(starts)
 
   if mesh is not None:

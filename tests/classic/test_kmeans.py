@@ -37,9 +37,10 @@ def _fit(x, init_centers=None, **overrides):
   return _compiled_fit(config)(KEY, x, init_centers=init_centers)
 
 
-def test_lloyd_from_the_same_centres_matches_sklearn(digits):
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+def test_lloyd_from_the_same_centres_matches_sklearn(digits, algorithm):
   init = digits[::180][:10]
-  params = _fit(digits, init, n_clusters=10)
+  params = _fit(digits, init, n_clusters=10, algorithm=algorithm, chunk_size=256)
   ref = KMeans(10, init=init, n_init=1, algorithm="lloyd").fit(digits)
   assert int(params.n_iter) == ref.n_iter_
   assert abs(float(params.inertia) - ref.inertia_) < 1e-6 * ref.inertia_
@@ -47,14 +48,45 @@ def test_lloyd_from_the_same_centres_matches_sklearn(digits):
   np.testing.assert_array_equal(kmeans.predict(params, digits), ref.labels_)
 
 
-def test_empty_clusters_are_relocated_like_sklearn(digits):
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+def test_empty_clusters_are_relocated_like_sklearn(digits, algorithm):
   init = digits[:10].copy()
   init[3], init[7] = 50.0, -30.0  # two centres no row is nearest to: empty after the first assignment
-  params = _fit(digits, init, n_clusters=10)
+  params = _fit(digits, init, n_clusters=10, algorithm=algorithm, chunk_size=256)
   ref = KMeans(10, init=init, n_init=1, algorithm="lloyd").fit(digits)
   assert int(params.n_iter) == ref.n_iter_
   assert abs(float(params.inertia) - ref.inertia_) < 1e-6 * ref.inertia_
   np.testing.assert_allclose(params.centers, ref.cluster_centers_, atol=1e-4)
+
+
+def test_hamerly_bounds_hold_and_skipped_rows_keep_lloyds_labels(digits):
+  """After 8 iterations (most rows skipped by then), every bound brackets the float64 distances, every
+  row's label is its nearest centre, and both assignment paths (only the failing rows / all rows) agree
+  with numpy's argmin."""
+  x = np.pad(digits, ((0, 1800 - len(digits)), (0, 0)))  # 1800 rows: 3 padding rows
+  valid = np.arange(1800) < len(digits)
+  sq_norms = jax.numpy.asarray((x * x).sum(1))
+  x, x_rows = jax.numpy.asarray(x), x
+  run = jax.jit(lambda c: kmeans._hamerly(x, valid, sq_norms, c, 0.0, 8, 200, None, 0.5))
+  state = run(digits[::180][:10])
+  assert int(state.n_iter) == 8
+  dist = np.sqrt(((x_rows[:, None, :].astype(np.float64) - np.asarray(state.centers, np.float64)[None]) ** 2).sum(-1))
+  labels, upper, lower = (np.asarray(a)[valid] for a in (state.labels, state.upper, state.lower))
+  dist = dist[valid]
+  own = dist[np.arange(len(labels)), labels]
+  others = np.where(np.arange(10)[None, :] == labels[:, None], np.inf, dist).min(1)
+  assert np.all(upper >= own) and np.all(lower <= others)
+  assign = jax.jit(kmeans._hamerly_assign, static_argnums=(4, 5))
+  expected = dist.argmin(1)
+  for dense_fraction in (0.5, 2.0):  # 2.0: never dense, so the packed sparse path does the work
+    new_labels, _, _, sums, counts, _ = assign(state, x, valid, sq_norms, 200, dense_fraction)
+    np.testing.assert_array_equal(np.asarray(new_labels)[valid], expected)
+    np.testing.assert_allclose(sums, [digits[expected == j].sum(0) for j in range(10)], atol=1e-3)
+    np.testing.assert_array_equal(counts, np.bincount(expected, minlength=10))
+  centers = np.asarray(state.centers, np.float64)
+  between = np.sqrt(((centers[:, None] - centers[None]) ** 2).sum(-1)) + np.diag(np.full(10, np.inf))
+  need = upper > np.maximum(lower, 0.5 * between.min(1)[labels])
+  assert 0.1 < need.mean() < 0.9  # the sparse path had rows to skip and rows to recompute
 
 
 def test_kmeans_plusplus_with_several_inits_is_as_good_as_sklearn(digits):
@@ -105,6 +137,11 @@ def test_eight_devices_equal_one():
     config = kmeans.default_config(n_clusters=10, n_init=2, chunk_size=64)
     one = jax.jit(functools.partial(kmeans.fit, config=config))(jax.random.key(0), x)
     eight = jax.jit(functools.partial(kmeans.fit, config=config, mesh=mesh))(jax.random.key(0), x)
+    np.testing.assert_allclose(eight.centers, one.centers, rtol=1e-5, atol=1e-4)
+    assert abs(float(eight.inertia) - float(one.inertia)) < 1e-5 * float(one.inertia)
+    assert int(eight.n_iter) == int(one.n_iter)
+    bounded = kmeans.default_config(n_clusters=10, n_init=2, chunk_size=64, algorithm="hamerly")
+    eight = jax.jit(functools.partial(kmeans.fit, config=bounded, mesh=mesh))(jax.random.key(0), x)
     np.testing.assert_allclose(eight.centers, one.centers, rtol=1e-5, atol=1e-4)
     assert abs(float(eight.inertia) - float(one.inertia)) < 1e-5 * float(one.inertia)
     assert int(eight.n_iter) == int(one.n_iter)
