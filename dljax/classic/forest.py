@@ -69,9 +69,9 @@ def fit(key: jax.Array, x: jax.Array, y: jax.Array, config) -> ForestParams:
   x = jnp.asarray(x, jnp.float32)
   y = jnp.asarray(y, jnp.int32 if config.task == "classification" else jnp.float32)
   n = x.shape[0]
-  order = tree_lib.sorted_rows(x)  # shared: bootstrap only re-weights rows, the orders stay
+  prep = tree_lib.prepare(x, config)  # shared: bootstrap only re-weights rows, the orders and bins stay
 
-  def grow_many(keys, x, y, order):
+  def grow_many(keys, x, y, prep):
     def grow_one(k):
       boot_key, tree_key = jax.random.split(k)
       if config.bootstrap:
@@ -79,7 +79,7 @@ def fit(key: jax.Array, x: jax.Array, y: jax.Array, config) -> ForestParams:
         weight = jnp.zeros(n, jnp.float32).at[draws].add(1.0)
       else:
         weight = jnp.ones(n, jnp.float32)
-      return tree_lib.grow(tree_key, x, y, weight, order, config), weight
+      return tree_lib.grow(tree_key, x, y, weight, prep, config), weight
 
     return jax.lax.map(grow_one, keys, batch_size=config.trees_per_batch)
 
@@ -92,7 +92,7 @@ def fit(key: jax.Array, x: jax.Array, y: jax.Array, config) -> ForestParams:
     mesh = jax.make_mesh((devices,), (TREE_AXIS,), axis_types=(jax.sharding.AxisType.Auto,))
     grow_many = jax.shard_map(grow_many, mesh=mesh, in_specs=(P(TREE_AXIS), P(), P(), P()),
                               out_specs=P(TREE_AXIS), check_vma=False)  # the tree code is device-agnostic
-  trees, weights = grow_many(keys, x, y, order)
+  trees, weights = grow_many(keys, x, y, prep)
   trees, weights = jax.tree.map(lambda a: a[:config.n_estimators], (trees, weights))
   oob = _oob_score(trees, weights, x, y, config) if config.oob_score else jnp.float32(jnp.nan)
   return ForestParams(trees=trees, oob_score=oob)

@@ -76,6 +76,8 @@ def tree_defaults() -> dict:
       min_samples_leaf=1,     # rows (of nonzero weight) each side of a split must keep
       num_classes=None,       # K, required for classification: labels are 0..K−1
       max_features=None,      # features drawn per node: None (all), "sqrt", "log2", an int, or a fraction
+      splitter="exact",       # exact: sklearn's thresholds; hist: quantile bins when a feature has > max_bins values
+      max_bins=32,            # histogram search over at most this many bins per feature (module docstring)
   )
 
 
@@ -138,17 +140,57 @@ def fit(key: jax.Array, x: jax.Array, y: jax.Array, config) -> TreeParams:
   """The greedy tree of the module docstring on all rows with weight 1. `key` breaks ties (and draws
   features when max_features < D)."""
   x = jnp.asarray(x, jnp.float32)
-  return grow(key, x, y, jnp.ones(x.shape[0], jnp.float32), sorted_rows(x), config)
+  return grow(key, x, y, jnp.ones(x.shape[0], jnp.float32), prepare(x, config), config)
+
+
+class Prepared(NamedTuple):
+  """What split search needs of x, computed once per fit (a forest shares it across its trees)."""
+  order: jax.Array      # (N, D) int32: column j lists the rows in increasing order of feature j
+  bins: jax.Array       # (N, D) int32: the bin of each value, 0..max_bins−1, increasing with the value
+  bin_low: jax.Array    # (D, max_bins) float32: the smallest value in each bin (+inf if empty)
+  bin_high: jax.Array   # (D, max_bins) float32: the largest value in each bin (−inf if empty)
+  exact: jax.Array      # () bool: every feature has <= max_bins distinct values (one bin per value)
+
+
+def prepare(x: jax.Array, config) -> Prepared:
+  """Sorts each column once and bins it: one bin per distinct value (values closer than sklearn's
+  FEATURE_THRESHOLD are one value) when a feature has at most max_bins of them, else equal-frequency
+  bins (a value's bin is ⌊max_bins · (sorted position of its first copy) / N⌋, so equal values share one)."""
+  n, d = x.shape
+  num_bins = config.max_bins
+  order = sorted_rows(x)
+  xs = jnp.take_along_axis(x, order, 0)
+  new_value = jnp.concatenate([jnp.ones((1, d), bool), xs[1:] - xs[:-1] > _FEATURE_THRESHOLD], 0)
+  value_rank = jnp.cumsum(new_value, 0, dtype=jnp.int32) - 1
+  distinct = value_rank[-1] + 1
+  first_copy = jax.lax.cummax(jnp.where(new_value, jnp.arange(n, dtype=jnp.int32)[:, None], 0), axis=0)
+  sorted_bin = jnp.where(distinct[None, :] <= num_bins, value_rank, first_copy * num_bins // n)
+  cols = jnp.broadcast_to(jnp.arange(d, dtype=jnp.int32), (n, d))
+  bins = jnp.zeros((n, d), jnp.int32).at[order, cols].set(sorted_bin, unique_indices=True)
+  flat_bin = (cols * num_bins + sorted_bin).reshape(-1)
+  bin_low = jax.ops.segment_min(xs.reshape(-1), flat_bin, d * num_bins).reshape(d, num_bins)
+  bin_high = jax.ops.segment_max(xs.reshape(-1), flat_bin, d * num_bins).reshape(d, num_bins)
+  return Prepared(order, bins, bin_low, bin_high, jnp.all(distinct <= num_bins))
 
 
 def sorted_rows(x: jax.Array) -> jax.Array:
-  """(N, D) int32: column j lists the rows in increasing order of feature j (computed once; a forest
-  shares it)."""
+  """(N, D) int32: column j lists the rows in increasing order of feature j."""
   return jnp.argsort(x, axis=0, stable=True).astype(jnp.int32)
 
 
-def grow(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, order: jax.Array, config) -> TreeParams:
-  """The tree on rows weighted by `weight` (bootstrap counts; 0 = left out), `order` = sorted_rows(x)."""
+def grow(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, prep: Prepared, config) -> TreeParams:
+  """The tree on rows weighted by `weight` (bootstrap counts; 0 = left out), prep = prepare(x, config).
+  splitter "hist" always searches the bins; "exact" searches them only when they hold one value each
+  (the same splits as the sorted search, faster), else the sorted candidates."""
+  if config.splitter == "hist":
+    return grow_binned(key, x, y, weight, prep, config)
+  return jax.lax.cond(prep.exact, lambda: grow_binned(key, x, y, weight, prep, config),
+                      lambda: grow_sorted(key, x, y, weight, prep.order, config))
+
+
+def grow_sorted(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, order: jax.Array,
+                config) -> TreeParams:
+  """The tree with exact candidates from the sorted columns `order` = sorted_rows(x)."""
   n, d = x.shape
   depth = config.max_depth
   classify = config.task == "classification"
@@ -287,6 +329,189 @@ def grow(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, order: j
   return tree._replace(value=tree.value.at[slot_heap].set(node_value(row_node), mode="drop"))
 
 
+# Table slots per pass of the histogram search: the nodes of one level that can split are searched this many
+# at a time (digits forests have at most ~40 such nodes per level; more just take another pass).
+_NODES_PER_PASS = 64
+
+
+def grow_binned(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, prep: Prepared,
+                config) -> TreeParams:
+  """The tree with candidates between consecutive nonempty bins of `prep` (exact thresholds when
+  prep.exact). Per level, each node that can split gets a table of its rows' statistics per (candidate
+  feature, bin), filled by one scatter-add; a cumulative sum over bins gives every candidate's left side."""
+  n, d = x.shape
+  depth = config.max_depth
+  classify = config.task == "classification"
+  num_nodes = 2 ** (depth + 1) - 1
+  width = min(2 ** depth, n)
+  chunk = min(_NODES_PER_PASS, width)
+  k_features = resolve_max_features(config.max_features, d)
+  num_bins = config.max_bins
+  min_leaf = config.min_samples_leaf
+  present = (weight > 0).astype(jnp.float32)
+  # Statistics per row that the table sums: class weights (classification) or w·(y − ȳ) and w (regression),
+  # then, only when min_samples_leaf > 1, a count of rows of nonzero weight (else a positive weight sum
+  # already says "at least one row": weights are positive where rows are present).
+  count_rows = min_leaf > 1
+  if classify:
+    num_classes = config.num_classes
+    class_weight = jax.nn.one_hot(y, num_classes, dtype=jnp.float32) * weight[:, None]
+    stat_index = jnp.stack([jnp.asarray(y, jnp.int32), jnp.full(n, num_classes, jnp.int32)], 1)
+    num_stats = num_classes
+  else:
+    y = jnp.asarray(y, jnp.float32)
+    stat_index = jnp.broadcast_to(jnp.arange(3, dtype=jnp.int32), (n, 3))
+    num_stats = 2
+  scored = num_stats  # the statistics the criterion reads
+  if count_rows:
+    num_stats += 1
+  else:
+    stat_index = stat_index[:, :-1]
+  table_size = chunk * num_stats * num_bins * k_features
+  bin_ids = jnp.arange(num_bins, dtype=jnp.int32)
+
+  def seg_sum(v, ids):
+    return jax.ops.segment_sum(v, ids, width)
+
+  def level(lvl, state):
+    row_node, slot_heap, slot_frozen, tree = state
+    if classify:
+      counts = seg_sum(class_weight, row_node)                                                    # (W, K)
+      value = counts / jnp.maximum(counts.sum(1, keepdims=True), _TINY)
+      impure = counts.max(1) < counts.sum(1)
+      stat_value = jnp.stack([weight, present], 1)[:, :num_stats - scored + 1]
+      node_stats = jnp.concatenate([counts, seg_sum(present, row_node)[:, None]], 1)[:, :num_stats]
+    else:
+      sums = seg_sum(jnp.stack([weight * y, weight], 1), row_node)
+      value = sums[:, 0] / jnp.maximum(sums[:, 1], _TINY)
+      # y centred on the node mean: the same argmax, and float32 keeps its digits.
+      stat_value = jnp.stack([weight * (y - value[row_node]), weight, present], 1)[:, :num_stats]
+      node_stats = seg_sum(stat_value, row_node)
+      is_present = weight > 0
+      impure = (-jax.ops.segment_min(jnp.where(is_present, -y, jnp.inf), row_node, width)
+                > jax.ops.segment_min(jnp.where(is_present, y, jnp.inf), row_node, width))
+    node_rows = (node_stats[:, -1] if count_rows
+                 else jnp.where(_weight_sum(node_stats, classify, scored) > 0, 2 * min_leaf, 0))
+    live = (slot_heap < num_nodes) & ~slot_frozen
+    searchable = live & impure & (node_rows >= 2 * min_leaf)
+    rank = jnp.cumsum(searchable, dtype=jnp.int32) - 1
+    num_search = searchable.sum(dtype=jnp.int32)
+    seed = jax.random.bits(jax.random.fold_in(key, lvl), dtype=jnp.uint32)
+
+    def search_pass(carry):
+      p, best_feature, best_threshold, found = carry
+      table_slot = jnp.where(searchable & (rank // chunk == p), rank - p * chunk, chunk)      # (W,)
+      slot_of = jnp.zeros(chunk, jnp.int32).at[table_slot].set(jnp.arange(width, dtype=jnp.int32), mode="drop")
+      # Each node's candidate features: the k_features of lowest u, in increasing u (the tie-break order);
+      # u comes from (level, node slot), whatever pass the node falls in.
+      u = _hash_uniform_at(seed, slot_of[:, None] * d + jnp.arange(d, dtype=jnp.int32)[None, :])   # (C, D)
+      drawn = jax.lax.top_k(-u, k_features)[1].astype(jnp.int32)                                  # (C, k)
+      row_slot = table_slot[row_node]                                                              # (N,)
+      row_bins = jnp.take_along_axis(prep.bins, drawn[jnp.minimum(row_slot, chunk - 1)], 1)       # (N, k)
+      # Flat index of (bin, slot, stat, candidate j) in the table; rows outside this pass are dropped.
+      index = (((row_bins[:, None, :] * chunk + row_slot[:, None, None]) * num_stats + stat_index[:, :, None])
+               * k_features + jnp.arange(k_features, dtype=jnp.int32)[None, None, :])
+      index = jnp.where(row_slot[:, None, None] < chunk, index, table_size)
+      table = (jnp.zeros(table_size, jnp.float32)
+               .at[index].add(jnp.broadcast_to(stat_value[:, :, None], index.shape), mode="drop")
+               .reshape(num_bins * chunk, num_stats, k_features))
+      # Bins lead, so the running sum over bins adds contiguous blocks.
+      left = _inclusive_cumsum(table.reshape(num_bins, -1), axis=0).reshape(table.shape)
+      right = jnp.tile(node_stats[slot_of], (num_bins, 1))[:, :, None] - left
+      if count_rows:
+        rows_here, rows_left, rows_right = table[:, -1], left[:, -1], right[:, -1]
+      else:
+        rows_here, rows_left, rows_right = (_weight_sum(v, classify, scored) for v in (table, left, right))
+        rows_left, rows_right = jnp.where(rows_left > 0, min_leaf, 0), jnp.where(rows_right > 0, min_leaf, 0)
+      # A candidate splits after a bin holding rows of this node (so each partition is scored once).
+      nonempty = (rows_here > 0).reshape(num_bins, chunk, k_features)
+      valid = nonempty & (rows_left >= min_leaf).reshape(nonempty.shape) & (rows_right >= min_leaf).reshape(
+          nonempty.shape)
+      score = jnp.where(valid, _proxy(left[:, :scored], right[:, :scored], config.criterion).reshape(nonempty.shape),
+                        -jnp.inf)                                                                   # (B, C, k)
+      # The first maximum in the order (feature in the node's random order, threshold): two plain reductions
+      # (XLA CPU's argmax is several times slower).
+      best = score.max((0, 2))
+      order_key = (jnp.arange(k_features, dtype=jnp.int32)[None, None, :] * num_bins
+                   + bin_ids[:, None, None])
+      pick = jnp.min(jnp.where(score == best[None, :, None], order_key, k_features * num_bins), (0, 2))
+      j, b = jnp.minimum(pick // num_bins, k_features - 1), pick % num_bins
+      feature = jnp.take_along_axis(drawn, j[:, None], 1)[:, 0]
+      bin_nonempty = jnp.take_along_axis(nonempty, jnp.broadcast_to(j[None, :, None], (num_bins, chunk, 1)),
+                                         2)[:, :, 0]                                                # (B, C)
+      next_bin = jnp.min(jnp.where(bin_nonempty & (bin_ids[:, None] > b[None, :]), bin_ids[:, None], num_bins - 1), 0)
+      lo, hi = prep.bin_high[feature, b], prep.bin_low[feature, next_bin]
+      # sklearn's midpoint; if it rounds up to the larger value, use the smaller so that value still goes right.
+      mid = lo / 2 + hi / 2
+      mid = jnp.where((mid >= hi) | jnp.isinf(mid), lo, mid)
+      target = jnp.where(jnp.isfinite(best) & (p * chunk + jnp.arange(chunk) < num_search), slot_of, width)
+      return (p + 1, best_feature.at[target].set(feature, mode="drop"),
+              best_threshold.at[target].set(mid, mode="drop"), found.at[target].set(True, mode="drop"))
+
+    init = (jnp.int32(0), jnp.zeros(width, jnp.int32), jnp.full(width, jnp.inf, jnp.float32), jnp.zeros(width, bool))
+    _, best_feature, best_threshold, split = jax.lax.while_loop(lambda c: c[0] * chunk < num_search, search_pass,
+                                                                init)
+    threshold = jnp.where(split, best_threshold, jnp.inf)
+    feature = jnp.where(split, best_feature, 0)
+    tree = TreeParams(feature=tree.feature.at[slot_heap].set(feature, mode="drop"),
+                      threshold=tree.threshold.at[slot_heap].set(threshold, mode="drop"),
+                      value=tree.value.at[slot_heap].set(value, mode="drop"),
+                      is_leaf=tree.is_leaf.at[slot_heap].set(~split, mode="drop"))
+    # Route rows; leaves route everything left (threshold +inf), so they continue as their own left child.
+    row_x = jnp.take_along_axis(x, feature[row_node][:, None], 1)[:, 0]
+    go_right = row_x > threshold[row_node]
+    return (*_next_slots(row_node, go_right, split, slot_heap, width, num_nodes), tree)
+
+  value_shape = (num_nodes, config.num_classes) if classify else (num_nodes,)
+  tree = TreeParams(feature=jnp.zeros(num_nodes, jnp.int32), threshold=jnp.full(num_nodes, jnp.inf, jnp.float32),
+                    value=jnp.zeros(value_shape, jnp.float32), is_leaf=jnp.ones(num_nodes, bool))
+  slot_heap = jnp.full(width, num_nodes, jnp.int32).at[0].set(0)
+  state = (jnp.zeros(n, jnp.int32), slot_heap, jnp.zeros(width, bool), tree)
+  row_node, slot_heap, _, tree = jax.lax.fori_loop(0, depth, level, state)
+  if classify:
+    counts = jax.ops.segment_sum(class_weight, row_node, width)
+    value = counts / jnp.maximum(counts.sum(1, keepdims=True), _TINY)
+  else:
+    sums = jax.ops.segment_sum(jnp.stack([weight * y, weight], 1), row_node, width)
+    value = sums[:, 0] / jnp.maximum(sums[:, 1], _TINY)
+  return tree._replace(value=tree.value.at[slot_heap].set(value, mode="drop"))
+
+
+def _inclusive_cumsum(a: jax.Array, axis: int) -> jax.Array:
+  """Σ_{q<=p} along a short axis: a chain of adds of slices (XLA CPU fuses them; its cumsum is a slow
+  reduce-window), or the blocked matmul cumsum when the axis is long."""
+  size = a.shape[axis]
+  if size > 64:
+    moved = jnp.moveaxis(a, axis, 0)
+    return jnp.moveaxis(_exclusive_cumsum(moved) + moved, 0, axis)
+  parts = [jax.lax.index_in_dim(a, 0, axis, keepdims=False)]
+  for i in range(1, size):
+    parts.append(parts[-1] + jax.lax.index_in_dim(a, i, axis, keepdims=False))
+  return jnp.stack(parts, axis)
+
+
+def _weight_sum(stats, classify, scored):
+  """The weight in a table entry: Σ_k of the class weights, or the weight statistic (regression)."""
+  return _sum_classes(stats[:, :scored], lambda v: v) if classify else stats[:, 1]
+
+
+def _next_slots(row_node, go_right, split, slot_heap, width, num_nodes):
+  """The next level's (row_node, slot_heap, slot_frozen): children take slots in slot order (left,
+  right), so the next level's segments stay in slot order; a slot that did not split continues as its
+  own left child, frozen."""
+  node_rows = jax.ops.segment_sum(jnp.ones_like(row_node), row_node, width)
+  nonempty = node_rows > 0
+  born = jnp.where(split, 2, nonempty.astype(jnp.int32))
+  first = jnp.cumsum(born) - born
+  row_node = first[row_node] + go_right.astype(jnp.int32)
+  left_at = jnp.where(nonempty, first, width)
+  right_at = jnp.where(split, first + 1, width)
+  slot_heap = (jnp.full(width, num_nodes, jnp.int32).at[left_at].set(2 * slot_heap + 1, mode="drop")
+               .at[right_at].set(2 * slot_heap + 2, mode="drop"))
+  slot_frozen = jnp.zeros(width, bool).at[left_at].set(~split, mode="drop")
+  return row_node, slot_heap, slot_frozen
+
+
 def _exclusive_cumsum(a: jax.Array, block: int = 16) -> jax.Array:
   """Σ_{q<p} a[q] along axis 0, blocked: a lower-triangular matmul inside blocks of `block` rows, then
   the same on the block totals. On CPU this beats jnp.cumsum (reduce-window) and a sequential scan
@@ -321,7 +546,12 @@ def _last_present_before(xs, pres, present_before, seg_start):
 def _hash_uniform(seed: jax.Array, shape) -> jax.Array:
   """Uniform [0, 1) float32 numbers, one per element, from a 32-bit hash (lowbias32) of the element's
   index and `seed`: a few integer ops, where threefry would cost more than the split search itself."""
-  h = jnp.arange(math.prod(shape), dtype=jnp.uint32).reshape(shape) * jnp.uint32(0x9E3779B9) + seed
+  return _hash_uniform_at(seed, jnp.arange(math.prod(shape), dtype=jnp.uint32).reshape(shape))
+
+
+def _hash_uniform_at(seed: jax.Array, index: jax.Array) -> jax.Array:
+  """_hash_uniform's number for each element index in `index`."""
+  h = index.astype(jnp.uint32) * jnp.uint32(0x9E3779B9) + seed
   h = (h ^ (h >> 16)) * jnp.uint32(0x7FEB352D)
   h = (h ^ (h >> 15)) * jnp.uint32(0x846CA68B)
   h = h ^ (h >> 16)
