@@ -131,11 +131,11 @@ def assign(centers, x, chunk):
   return labels.reshape(-1), half_min.reshape(-1)
 
 
-def _exact_inertia_terms(centers, x, labels, chunk):
-  """‖x_i − c_{l_i}‖² per row by direct differences (no cancellation), chunk by chunk."""
+def _exact_inertia_terms(centers, x, labels, chunk, mean=0.0):
+  """‖x_i − mean − c_{l_i}‖² per row by direct differences (no cancellation), chunk by chunk."""
   def one_chunk(_, part):
     x_chunk, l_chunk = part
-    diff = x_chunk - centers[jnp.minimum(l_chunk, centers.shape[0] - 1)]
+    diff = (x_chunk - mean) - centers[jnp.minimum(l_chunk, centers.shape[0] - 1)]
     return None, jnp.sum(diff * diff, axis=1)
   _, terms = jax.lax.scan(one_chunk, None, (_chunked(x, chunk), labels.reshape(-1, chunk)))
   return terms.reshape(-1)
@@ -244,8 +244,9 @@ def _inertia(x, valid, centers, chunk, axis_name):
 # addition, widened by 2⁻²⁰ relative.
 _SCORE_ERROR = 2.0 ** -14
 _WIDEN, _NARROW = 1.0 + 2.0 ** -20, 1.0 - 2.0 ** -20
-# Above this fraction of rows failing the test, all rows are recomputed in plain chunks (no gathers).
-_DENSE_FRACTION = 0.5
+# Above this fraction of rows failing the test, all rows are recomputed in plain chunks (no gathers, no scatters:
+# the packed path costs about as much per row, plus ~8 ms per million rows; benchmarks/kmeans.py).
+_DENSE_FRACTION = 0.85
 
 
 class _HamerlyState(NamedTuple):
@@ -281,13 +282,14 @@ def _label_sums(x, labels, k):
           jax.ops.segment_sum(jnp.ones(labels.shape, jnp.float32), labels, num_segments=k + 1))
 
 
-def _hamerly_dense(x, valid, sq_norms, centers, chunk):
+def _hamerly_dense(x, mean, valid, sq_norms, centers, chunk):
   """Every row's nearest two centres, chunk by chunk as in Lloyd: (labels, upper, lower, sums, counts)."""
   k, d = centers.shape
   max_center_sq = jnp.max(jnp.sum(centers * centers, axis=1))
 
   def one_chunk(carry, part):
     x_chunk, valid_chunk, sq_chunk = part
+    x_chunk = x_chunk - mean
     new, best, second = _nearest_two(_scores(centers, x_chunk))
     new = jnp.where(valid_chunk, new, k)
     sums, counts = _label_sums(x_chunk, new, k)
@@ -299,7 +301,7 @@ def _hamerly_dense(x, valid, sq_norms, centers, chunk):
   return new.reshape(-1), upper.reshape(-1), lower.reshape(-1), sums[:k], counts[:k]
 
 
-def _hamerly_sparse(x, need, sq_norms, centers, labels, upper, lower, sums, counts, chunk):
+def _hamerly_sparse(x, mean, need, sq_norms, centers, labels, upper, lower, sums, counts, chunk):
   """Recomputes only the rows in `need`: they are packed to the front of an index list (a prefix sum gives
   each its slot) and taken `chunk` at a time in a while loop, whose results are scattered back once at the
   end; the sums move by the rows that change label."""
@@ -316,7 +318,7 @@ def _hamerly_sparse(x, need, sq_norms, centers, labels, upper, lower, sums, coun
     rows = jax.lax.dynamic_slice_in_dim(order, start, chunk)
     live = rows < n
     safe = jnp.minimum(rows, n - 1)
-    x_chunk, old = x[safe], labels[safe]
+    x_chunk, old = x[safe] - mean, labels[safe]
     new, best, second = _nearest_two(_scores(centers, x_chunk))
     moved = live & (new != old)
     gained = _label_sums(x_chunk, jnp.where(moved, new, k), k)
@@ -335,7 +337,7 @@ def _hamerly_sparse(x, need, sq_norms, centers, labels, upper, lower, sums, coun
   return labels, upper, lower, sums, counts
 
 
-def _hamerly_assign(s: _HamerlyState, x, valid, sq_norms, chunk, dense_fraction):
+def _hamerly_assign(s: _HamerlyState, x, mean, valid, sq_norms, chunk, dense_fraction):
   """Lloyd's assignment step with Hamerly's test (Hamerly 2010): row i keeps its label when
       u_i ≤ max(l_i, ½ min_{k ≠ l_i} ‖c_{l_i} − c_k‖),
   for then no other centre can be nearer; only the other rows are recomputed (all of them, chunk by chunk,
@@ -349,24 +351,25 @@ def _hamerly_assign(s: _HamerlyState, x, valid, sq_norms, chunk, dense_fraction)
   dense = jnp.sum(need) > dense_fraction * x.shape[0]
   labels, upper, lower, sums, counts = jax.lax.cond(
       dense,
-      lambda: _hamerly_dense(x, valid, sq_norms, s.centers, chunk),
-      lambda: _hamerly_sparse(x, need, sq_norms, s.centers, s.labels, s.upper, s.lower, s.sums, s.counts, chunk))
+      lambda: _hamerly_dense(x, mean, valid, sq_norms, s.centers, chunk),
+      lambda: _hamerly_sparse(x, mean, need, sq_norms, s.centers, s.labels, s.upper, s.lower, s.sums, s.counts, chunk))
   return labels, upper, lower, sums, counts, jnp.sum(labels != s.labels)
 
 
-def _hamerly(x, valid, sq_norms, centers, tol, max_iter, chunk, axis_name, dense_fraction):
+def _hamerly(x, mean, valid, sq_norms, centers, tol, max_iter, chunk, axis_name, dense_fraction):
   """Lloyd's iterations (same labels, centres, stopping rule and empty-cluster relocation as `_lloyd`) that
   carry Hamerly's bounds; returns (centers, labels and bounds for them, n_iter)."""
   k = centers.shape[0]
 
   def iterate(s: _HamerlyState) -> _HamerlyState:
-    labels, upper, lower, sums, counts, changed = _hamerly_assign(s, x, valid, sq_norms, chunk, dense_fraction)
+    labels, upper, lower, sums, counts, changed = _hamerly_assign(s, x, mean, valid, sq_norms, chunk, dense_fraction)
     total_sums, total_counts, changed = (_psum(a, axis_name) for a in (sums, counts, changed))
 
     def relocate():  # rare: exact distances of every row to its centre, as `_lloyd` has them
-      _, half_min = assign(s.centers, x, chunk)
+      centred = x - mean
+      _, half_min = assign(s.centers, centred, chunk)
       sq_dist = jnp.where(valid, sq_norms + 2.0 * half_min, -jnp.inf)
-      return _relocate_empty(total_sums, total_counts, x, labels, sq_dist, axis_name)
+      return _relocate_empty(total_sums, total_counts, centred, labels, sq_dist, axis_name)
 
     total_sums, total_counts = jax.lax.cond(jnp.any(total_counts == 0), relocate,
                                             lambda: (total_sums, total_counts))
@@ -391,10 +394,10 @@ def _hamerly(x, valid, sq_norms, centers, tol, max_iter, chunk, axis_name, dense
   return jax.lax.while_loop(running, iterate, first)
 
 
-def _hamerly_inertia(s: _HamerlyState, x, valid, sq_norms, chunk, dense_fraction, axis_name):
+def _hamerly_inertia(s: _HamerlyState, x, mean, valid, sq_norms, chunk, dense_fraction, axis_name):
   """The final centres' inertia: labels by one more bounded assignment, then direct differences."""
-  labels = _hamerly_assign(s, x, valid, sq_norms, chunk, dense_fraction)[0]
-  terms = _exact_inertia_terms(s.centers, x, labels, chunk)
+  labels = _hamerly_assign(s, x, mean, valid, sq_norms, chunk, dense_fraction)[0]
+  terms = _exact_inertia_terms(s.centers, x, labels, chunk, mean)
   return _psum(jnp.sum(jnp.where(valid, terms, 0.0)), axis_name)
 
 
@@ -454,6 +457,17 @@ def _layout(num_rows, num_shards, chunk_size):
   return chunk, -(-per_shard // chunk) * chunk
 
 
+def _unpadded_layout(num_rows, num_shards, chunk_size):
+  """(chunk, rows per shard) with a chunk in [chunk_size/2, chunk_size] that divides each shard's rows, so
+  the rows need no padded copy (1,000,000 rows: chunks of 4,000); `_layout` when there is none."""
+  per_shard = num_rows // num_shards
+  if num_rows % num_shards == 0:
+    for chunk in range(min(chunk_size, per_shard), max(chunk_size // 2, 1) - 1, -1):
+      if per_shard % chunk == 0:
+        return chunk, per_shard
+  return _layout(num_rows, num_shards, chunk_size)
+
+
 def fit(key: jax.Array, x: jax.Array, config, *, mesh=None, axis_name: str = "data",
         init_centers: jax.Array | None = None) -> KMeansParams:
   """Cluster centres minimising the inertia (module docstring). With `mesh`, rows are sharded over its
@@ -461,10 +475,13 @@ def fit(key: jax.Array, x: jax.Array, config, *, mesh=None, axis_name: str = "da
   x = jnp.asarray(x, jnp.float32)
   n = x.shape[0]
   num_shards = 1 if mesh is None else mesh.shape[axis_name]
-  chunk, per_shard = _layout(n, num_shards, config.chunk_size)
+  bounded = config.algorithm == "hamerly"
+  chunk, per_shard = (_unpadded_layout if bounded else _layout)(n, num_shards, config.chunk_size)
   mean = jnp.mean(x, axis=0)
   # Centred (sklearn does the same: better distances in float32) and padded to whole chunks per shard.
-  xc = jnp.pad(x - mean, ((0, num_shards * per_shard - n), (0, 0)))
+  # Hamerly's path centres chunk by chunk instead (the same numbers, without a centred copy of the data).
+  pad = ((0, num_shards * per_shard - n), (0, 0))
+  xc = jnp.pad(x - mean, pad)
   valid = jnp.arange(num_shards * per_shard) < n
   if mesh is not None:
     row_sharding = jax.sharding.NamedSharding(mesh, P(axis_name))
@@ -479,21 +496,28 @@ def fit(key: jax.Array, x: jax.Array, config, *, mesh=None, axis_name: str = "da
     starts = _init_centers(key, xc, n, config)
   else:
     starts = (jnp.asarray(init_centers, jnp.float32) - mean)[None]
+  if bounded:  # the centred copy above is left to XLA to drop when nothing else reads it
+    xc = x if pad[0][1] == 0 else jnp.pad(x, pad)
+    if mesh is not None:
+      xc = jax.lax.with_sharding_constraint(xc, row_sharding)
+    tol = config.tol * jnp.mean(jnp.sum(jnp.where(valid[:, None], xc - mean, 0.0) ** 2, axis=0) / n)
 
   def run_all(x_part, valid_part, starts):
-    sq_norms = jnp.sum(x_part * x_part, axis=1)
     name = None if mesh is None else axis_name
 
     def run_one(start):
+      sq_norms = jnp.sum(x_part * x_part, axis=1)
       centers, n_iter = _lloyd(x_part, valid_part, sq_norms, start, tol, config.max_iter, chunk, name)
       return centers, _inertia(x_part, valid_part, centers, chunk, name), n_iter
 
-    def run_one_bounded(start):
-      final = _hamerly(x_part, valid_part, sq_norms, start, tol, config.max_iter, chunk, name, _DENSE_FRACTION)
-      return (final.centers, _hamerly_inertia(final, x_part, valid_part, sq_norms, chunk, _DENSE_FRACTION, name),
-              final.n_iter)
+    def run_one_bounded(start):  # x_part: uncentred rows
+      sq_norms = jnp.sum((x_part - mean) ** 2, axis=1)
+      final = _hamerly(x_part, mean, valid_part, sq_norms, start, tol, config.max_iter, chunk, name,
+                       _DENSE_FRACTION)
+      inertia = _hamerly_inertia(final, x_part, mean, valid_part, sq_norms, chunk, _DENSE_FRACTION, name)
+      return final.centers, inertia, final.n_iter
 
-    if config.algorithm == "hamerly":  # one start after another: under vmap its branches would all run
+    if bounded:  # one start after another: under vmap both branches of its conds would run
       return jax.lax.map(run_one_bounded, starts)
     return jax.vmap(run_one)(starts)
 

@@ -67,7 +67,8 @@ def test_hamerly_bounds_hold_and_skipped_rows_keep_lloyds_labels(digits):
   valid = np.arange(1800) < len(digits)
   sq_norms = jax.numpy.asarray((x * x).sum(1))
   x, x_rows = jax.numpy.asarray(x), x
-  run = jax.jit(lambda c: kmeans._hamerly(x, valid, sq_norms, c, 0.0, 8, 200, None, 0.5))
+  no_shift = np.zeros(64, np.float32)  # the rows as they are (fit passes their mean)
+  run = jax.jit(lambda c: kmeans._hamerly(x, no_shift, valid, sq_norms, c, 0.0, 8, 200, None, 0.5))
   state = run(digits[::180][:10])
   assert int(state.n_iter) == 8
   dist = np.sqrt(((x_rows[:, None, :].astype(np.float64) - np.asarray(state.centers, np.float64)[None]) ** 2).sum(-1))
@@ -76,10 +77,10 @@ def test_hamerly_bounds_hold_and_skipped_rows_keep_lloyds_labels(digits):
   own = dist[np.arange(len(labels)), labels]
   others = np.where(np.arange(10)[None, :] == labels[:, None], np.inf, dist).min(1)
   assert np.all(upper >= own) and np.all(lower <= others)
-  assign = jax.jit(kmeans._hamerly_assign, static_argnums=(4, 5))
+  assign = jax.jit(kmeans._hamerly_assign, static_argnums=(5, 6))
   expected = dist.argmin(1)
   for dense_fraction in (0.5, 2.0):  # 2.0: never dense, so the packed sparse path does the work
-    new_labels, _, _, sums, counts, _ = assign(state, x, valid, sq_norms, 200, dense_fraction)
+    new_labels, _, _, sums, counts, _ = assign(state, x, no_shift, valid, sq_norms, 200, dense_fraction)
     np.testing.assert_array_equal(np.asarray(new_labels)[valid], expected)
     np.testing.assert_allclose(sums, [digits[expected == j].sum(0) for j in range(10)], atol=1e-3)
     np.testing.assert_array_equal(counts, np.bincount(expected, minlength=10))
