@@ -18,12 +18,13 @@ Measured (2 CPU cores, no accelerator, 2026-11-25): at load average 1-3 ours 36-
 155k, 230-260x (the same rollout in a dev script); in this benchmark under load 4-8 from other jobs (cores
 shared), four runs: ours 32.2M / 26.5M / 14.5M / 12.4M vs the loop's 61.5k / 74.1k / 73.5k / 72.7k steps/s =
 523x / 357x / 198x / 171x, and pinned to one thread (XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
-intra_op_parallelism_threads=1" OMP_NUM_THREADS=1) 222x / 154x / 231x: target met; NumPy vector env 1.9-2.6M; key per env and step 2.2-4.0M (was the
-headline last session: 7.08M = 46.6x idle). What limited the key-per-step path: on CPU jax lowers every threefry
-call as a rolled 5-iteration while loop, so each of the ~5 draws per scan step was a loop of small kernels
-(`jit(...).lower().compile().as_text()` shows them), far costlier than the ~50 flops of physics. Drawn in bulk,
-the draws take ~2.9 ms and the 1,000-step scan ~2.7 ms per 256,000 env steps (load ~3, measured apart); the scan
-is now per-iteration overhead (~2.7 us for 256 envs), the same as physics without resets.
+intra_op_parallelism_threads=1" OMP_NUM_THREADS=1) 222x / 154x / 231x: target met. NumPy vector env 1.9-2.6M;
+key per env and step 2.0-4.0M (the headline last session: 7.08M = 46.6x idle). What limited the key-per-step
+path: on CPU jax lowers every threefry call as a rolled 5-iteration while loop, so each of the ~5 draws per scan
+step was a loop of small kernels (`jit(...).lower().compile().as_text()` shows them), far costlier than the ~50
+flops of physics. Drawn in bulk, the draws take ~2.9 ms and the 1,000-step scan ~2.7 ms per 256,000 env steps
+(load ~3, measured apart); the scan is now per-iteration overhead (~2.7 us for 256 envs), as fast as physics
+without resets.
 """
 
 import argparse
