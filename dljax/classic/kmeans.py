@@ -109,13 +109,20 @@ def _scores(centers, x_chunk):
   return half_sq[:, None] - products
 
 
-def _nearest(scores):
-  """(labels, minima) per column: the first k reaching the column's minimum, as argmin does. Two
-  reductions over the major axis vectorise along the rows (a variadic argmin reduce does not)."""
+def _first_at_min(scores):
+  """(labels as float32, minima) per column: the first k reaching the column's minimum, as argmin does.
+  Two float reductions over the major axis vectorise along the rows (a variadic argmin reduce does not,
+  and an int32 min reduce is ~10% slower on CPU); k < 2²⁴ is exact in float32."""
   k = scores.shape[0]
   minima = jnp.min(scores, axis=0)
-  rows = jnp.arange(k, dtype=jnp.int32)[:, None]
+  rows = jnp.arange(k, dtype=jnp.float32 if k < 2 ** 24 else jnp.int32)[:, None]
   return jnp.min(jnp.where(scores == minima, rows, k), axis=0), minima
+
+
+def _nearest(scores):
+  """(labels, minima) per column: the first k reaching the column's minimum, as argmin does."""
+  labels, minima = _first_at_min(scores)
+  return labels.astype(jnp.int32), minima
 
 
 def _chunked(x, chunk):
@@ -263,9 +270,10 @@ class _HamerlyState(NamedTuple):
 
 def _nearest_two(scores):
   """(labels, best, second): the nearest centre of each column, its score and the next-best score."""
-  labels, best = _nearest(scores)
-  rows = jnp.arange(scores.shape[0], dtype=jnp.int32)[:, None]
-  return labels, best, jnp.min(jnp.where(rows == labels[None, :], jnp.inf, scores), axis=0)
+  labels, best = _first_at_min(scores)
+  rows = jnp.arange(scores.shape[0], dtype=labels.dtype)[:, None]
+  second = jnp.min(jnp.where(rows == labels[None, :], jnp.inf, scores), axis=0)
+  return labels.astype(jnp.int32), best, second
 
 
 def _distance_bounds(sq_norms, best, second, max_center_sq):
