@@ -4,9 +4,11 @@ kernel and dual equations of their docstrings against numpy, and every bad input
 import functools
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from sklearn import svm as sk_svm
+from sklearn.datasets import load_iris
 from sklearn.metrics import r2_score
 
 from dljax.classic import kernels, svm, svr
@@ -75,6 +77,48 @@ def test_multiclass_one_vs_one_matches_svc(digits):
   assert params.dual_coef.shape == (45, len(digits[0]))
   # Same support vectors row by row, not just as many.
   assert np.mean(np.asarray(params.support) == np.isin(np.arange(len(digits[0])), ref.support_)) >= 0.99
+
+
+def _iris(keep_of_last_class=None):
+  """sklearn's iris, standardised, float32; the last class cut to its first `keep_of_last_class` rows."""
+  x, y = load_iris(return_X_y=True)
+  if keep_of_last_class is not None:
+    keep = (y < 2) | (np.cumsum(y == 2) <= keep_of_last_class)
+    x, y = x[keep], y[keep]
+  return ((x - x.mean(0)) / x.std(0)).astype(np.float32), y.astype(np.int32)
+
+
+def test_class_blocks_solve_the_same_problems_as_all_rows():
+  """A pair problem on its two classes' rows only (the balanced-classes path) is the all-rows problem with the
+  other rows boxed to 0: both reach the same dual optimum ½αᵀQα − eᵀα and the same decision values (α itself
+  is not unique: iris repeats rows)."""
+  x, y = _iris()
+  config = svm.default_config(num_classes=3, C=10.0)
+  first, second = svm.class_pairs(3)
+  block = svm.class_block_size(len(x), 3)
+  assert block is not None and np.bincount(y).max() <= block < len(x) // 2
+  gamma = kernels.resolve_gamma(x, "scale")
+  static = dict(config=config, first=first, second=second)
+  solutions = [jax.jit(functools.partial(solver, **static))(x, y, gamma, jnp.float32(0.0)) for solver in
+               (functools.partial(svm._pairs_on_class_blocks, block=block), svm._pairs_on_all_rows)]
+  x64 = x.astype(np.float64)
+  k = np.exp(-float(gamma) * ((x64[:, None, :] - x64[None, :, :]) ** 2).sum(-1))
+  for p, (a, b) in enumerate(zip(first, second)):
+    signs = np.where(y == a, 1.0, np.where(y == b, -1.0, 0.0))
+    objective, decision = [], []
+    for alpha, rho, _, gap in solutions:
+      assert float(gap[p]) < config.tol
+      coef = signs * np.asarray(alpha[p], np.float64)
+      objective.append(0.5 * coef @ k @ coef - np.sum(np.abs(coef)))
+      decision.append(k @ coef - float(rho[p]))
+    np.testing.assert_allclose(objective[0], objective[1], rtol=1e-5)
+    np.testing.assert_allclose(decision[0][signs != 0], decision[1][signs != 0], atol=5e-3)  # tol = 1e-3
+
+
+def test_unbalanced_classes_take_the_all_rows_path_and_match_svc():
+  x, y = _iris(keep_of_last_class=10)   # 50, 50, 10 rows: a class larger than the balanced block
+  assert np.bincount(y).max() > svm.class_block_size(len(x), 3)
+  _compare_with_svc({"num_classes": 3}, (x, y, x, y))
 
 
 @pytest.mark.parametrize("kernel,C,epsilon", [("linear", 1.0, 0.1), ("rbf", 100.0, 10.0)])
