@@ -24,14 +24,18 @@ state carries F = −y ⊙ G, by which both index sets are ranked; its update is
 Multiclass is one-vs-one, scikit-learn SVC's scheme: one binary problem per pair of classes a < b (a is
 the +1 class), prediction by votes (ties to the lower class). One-vs-one rather than one-vs-rest because it
 reproduces SVC's support vectors and decisions, and each pair problem holds only two classes' rows, so
-it converges in few steps. The K(K−1)/2 problems are batched with fixed shapes: every problem sees all
-N rows, and a row outside the pair gets the box 0 ≤ α ≤ 0, so it is in neither index set and never
-moves. One `lax.while_loop` steps all unfinished problems together; every learned quantity is a
-fixed-shape array: all N dual coefficients of every problem and a support mask.
+it converges in few steps. Shapes are fixed: when every class fits in a block of about N/K rows (the block
+size is static, the class counts are data, so `lax.cond` picks the path), rows are laid out class by class
+and problem (a, b) works on its 2·block rows only; otherwise every problem sees all N rows, a row outside
+the pair boxed to 0 ≤ α ≤ 0 (in neither index set, it never moves). Both reach the same optimum. The
+problems run one after another (`lax.map`), each `while_loop` for its own steps: batched in one loop, all
+would step until the slowest is done. Every learned quantity is a fixed-shape array: all N dual
+coefficients of every problem and a support mask.
 
-Cost: the step counts equal libsvm's (digits, C=1: at most 145 per problem against libsvm's 153), but
-a batched step touches K(K−1)/2 × N entries where libsvm touches the pair's rows only (and shrinks them),
-so on 10 classes ~80% of the work is on masked rows; a one-problem step is ~30 small XLA ops (~6 µs).
+Cost: the step counts equal libsvm's (digits: 4,441 steps over the 45 problems at C=1 against libsvm's
+4,513; 5,898 against 5,894 at C=10), and a step is ~25 small XLA ops (~1.6 µs on 288 rows). Row
+reductions are folded in halves first (`fold`): XLA:CPU reduces a row as one serial chain. The Gram
+matrix (the K² class blocks, 1,440² on digits) is ~1/3 of the fit; libsvm computes kernel rows on demand.
 """
 
 import functools
