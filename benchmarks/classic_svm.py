@@ -9,6 +9,13 @@ Fit times: dljax's first call (compile + fit) is `compile_s`; `dljax_fit_s` is t
 dljax's so a slow-down from other processes on the machine hits both alike. time_ratio = dljax / sklearn.
 
 Run:  python benchmarks/classic_svm.py            (add --repeats N; default 7)
+
+Measured 2026-11-25, 2 CPU cores, no accelerator, cores shared with other jobs (load ~5), --repeats 7:
+  svm rbf C=1 digits       0.9867 = 0.9867   fit 0.019 s vs 0.026 s   0.72x
+  svm rbf C=10 digits      0.9911 = 0.9911   fit 0.014 s vs 0.019 s   0.75x   (was 3.5x: 45 problems in lockstep)
+  svm linear C=1 cancer    0.9650 = 0.9650   fit 0.0023-0.0044 s vs 0.0019-0.0021 s   1.2x-2.1x (load bursts;
+                                             process time 2.5 ms vs 2.0 ms: 1.3x)
+  svr linear diabetes      0.3603 = 0.3603   0.75x;   svr rbf diabetes  0.2182 = 0.2182   1.1x
 """
 
 import argparse
