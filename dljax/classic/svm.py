@@ -246,6 +246,9 @@ def solve_pairs(kernel_rows, diag, signs, upper, config) -> SMOSolution:
     sol = smo(functools.partial(kernel_rows, one[0]), *one[1:], config.tol, config.max_iter)
     return jax.tree.map(lambda v: v[0], sol)
   problems = jnp.arange(signs.shape[0], dtype=jnp.int32)
+  if len(problems) == 1:  # two classes: no loop over problems around the solver's
+    return smo(functools.partial(kernel_rows, problems), diag, signs, -jnp.ones_like(signs), upper, config.tol,
+               config.max_iter)
   return lax.map(solve, (problems, diag, signs, -jnp.ones_like(signs), upper))
 
 
