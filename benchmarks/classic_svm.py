@@ -12,12 +12,15 @@ because on a loaded machine a ~2 ms dljax fit also waits for the wake-ups of XLA
 
 Run:  python benchmarks/classic_svm.py            (add --repeats N; default 7)
 
-Measured 2026-11-25, 2 CPU cores, no accelerator, cores shared with other jobs (load ~5), --repeats 7:
-  svm rbf C=1 digits       0.9867 = 0.9867   fit 0.019 s vs 0.026 s   0.72x
-  svm rbf C=10 digits      0.9911 = 0.9911   fit 0.014 s vs 0.019 s   0.75x   (was 3.5x: 45 problems in lockstep)
-  svm linear C=1 cancer    0.9650 = 0.9650   fit 0.0023-0.0044 s vs 0.0019-0.0021 s   1.2x-2.1x (load bursts;
-                                             process time 2.5 ms vs 2.0 ms: 1.3x)
-  svr linear diabetes      0.3603 = 0.3603   0.75x;   svr rbf diabetes  0.2182 = 0.2182   1.1x
+Measured 2026-11-25, 2 CPU cores, no accelerator, cores shared with other jobs (load ~6), --repeats 7,
+one run (wall-time ratio / CPU-time ratio):
+  svm rbf C=1 digits       0.9867 = 0.9867   0.0274 s vs 0.0366 s   0.75 / 0.66
+  svm rbf C=10 digits      0.9911 = 0.9911   0.0322 s vs 0.0354 s   0.91 / 0.77   (was 3.5: 45 problems in lockstep)
+  svm linear C=1 cancer    0.9650 = 0.9650   0.0040 s vs 0.0025 s   1.64 / 1.06   (was 1.8)
+  svr linear diabetes      0.3603 = 0.3603   0.0044 s vs 0.0038 s   1.16 / 0.73
+  svr rbf diabetes         0.2182 = 0.2182   0.0081 s vs 0.0053 s   1.54 / 1.08
+With XLA and BLAS pinned to one thread: 0.63, 0.85, 1.05, 1.36, 1.07. Under heavier load the ~2 ms fits
+can exceed 2x in wall time (thread wake-ups) while their CPU-time ratio stays ~1.1-1.2.
 """
 
 import argparse
