@@ -24,6 +24,19 @@ minima (a min over the major axis, then the first index reaching it: both vector
 N×K distance matrix never exists, so 1M×64 rows with K=100 need the data plus ~10 MB. The update is a
 `segment_sum` of the rows by label.
 
+Hamerly's bounds (config.algorithm="hamerly", Hamerly 2010): the same iterations, labels, centres, stopping
+rule and relocation as Lloyd's (so sklearn's Lloyd result), with fewer distances. Each row keeps an upper
+bound u_i ≥ ‖x_i − c_{l_i}‖ and a lower bound l_i ≤ min_{k≠l_i} ‖x_i − c_k‖; when centres move by p_k,
+u_i += p_{l_i} and l_i −= max_{k≠l_i} p_k (triangle inequality), and a row whose u_i ≤ max(l_i, ½ min_{k≠l_i}
+‖c_{l_i} − c_k‖) provably keeps its label. Only the other rows are recomputed: packed to the front of an
+index list (a prefix sum gives each its slot), taken a chunk at a time in a `lax.while_loop` whose trip
+count is the number of such rows; the sums move by the rows that change label. When more than 85% of the
+rows fail the test (the first iterations) every row is recomputed in plain chunks. The bounds are widened
+by the float32 rounding error of the scores, so a skipped row is one Lloyd's scores would not move. The
+`n_init` starts run one after another (`lax.map`): under `vmap` both branches of the conds would run.
+The rows are centred chunk by chunk here (no centred copy of the data) and, when a chunk size in
+[chunk_size/2, chunk_size] divides the rows of each shard, not padded either.
+
 Sharding: with a `mesh`, rows are split over its data axis; each device assigns its own rows and the
 per-device sums, counts, inertia and label changes (K×D numbers, not rows) are `psum`med over the mesh
 inside `jax.shard_map`, so every device holds the same centres and 8 devices give 1 device's result
@@ -508,25 +521,28 @@ def fit(key: jax.Array, x: jax.Array, config, *, mesh=None, axis_name: str = "da
     xc = x if pad[0][1] == 0 else jnp.pad(x, pad)
     if mesh is not None:
       xc = jax.lax.with_sharding_constraint(xc, row_sharding)
-    tol = config.tol * jnp.mean(jnp.sum(jnp.where(valid[:, None], xc - mean, 0.0) ** 2, axis=0) / n)
 
   def run_all(x_part, valid_part, starts):
     name = None if mesh is None else axis_name
+    if bounded:  # x_part: uncentred rows
+      sq_norms = jnp.sum((x_part - mean) ** 2, axis=1)
+      # The same tolerance from these norms, Σ_i ‖x_i − x̄‖² / (n·D), with no second pass over the rows.
+      bounded_tol = config.tol * _psum(jnp.sum(jnp.where(valid_part, sq_norms, 0.0)), name) / (n * x.shape[1])
+
+      def run_one_bounded(start):
+        final = _hamerly(x_part, mean, valid_part, sq_norms, start, bounded_tol, config.max_iter, chunk, name,
+                         _DENSE_FRACTION)
+        inertia = _hamerly_inertia(final, x_part, mean, valid_part, sq_norms, chunk, _DENSE_FRACTION, name)
+        return final.centers, inertia, final.n_iter
+
+      return jax.lax.map(run_one_bounded, starts)  # one start after another: vmap would run both cond branches
+
+    sq_norms = jnp.sum(x_part * x_part, axis=1)
 
     def run_one(start):
-      sq_norms = jnp.sum(x_part * x_part, axis=1)
       centers, n_iter = _lloyd(x_part, valid_part, sq_norms, start, tol, config.max_iter, chunk, name)
       return centers, _inertia(x_part, valid_part, centers, chunk, name), n_iter
 
-    def run_one_bounded(start):  # x_part: uncentred rows
-      sq_norms = jnp.sum((x_part - mean) ** 2, axis=1)
-      final = _hamerly(x_part, mean, valid_part, sq_norms, start, tol, config.max_iter, chunk, name,
-                       _DENSE_FRACTION)
-      inertia = _hamerly_inertia(final, x_part, mean, valid_part, sq_norms, chunk, _DENSE_FRACTION, name)
-      return final.centers, inertia, final.n_iter
-
-    if bounded:  # one start after another: under vmap both branches of its conds would run
-      return jax.lax.map(run_one_bounded, starts)
     return jax.vmap(run_one)(starts)
 
   if mesh is not None:
