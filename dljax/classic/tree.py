@@ -24,8 +24,8 @@ Candidate thresholds are exact, as in sklearn: midway between consecutive distin
 among the node's rows (rows of weight 0, i.e. out of a bootstrap sample, do not count). A split must
 leave at least `min_samples_leaf` rows of nonzero weight on each side. A node stays a leaf when it is at
 `max_depth`, pure, or has no such split. With `max_features` < D, each node considers a fresh random
-subset of that many features (sklearn's rule: if all drawn features are constant in the node, it keeps
-drawing until one is not). Ties between candidates go to a random feature (a per-node random order),
+subset of that many features (sklearn's rule, kept by the sorted search below: if all drawn features are
+constant in the node, it keeps drawing until one is not; the histogram search leaves such a node a leaf). Ties between candidates go to a random feature (a per-node random order),
 then to the smallest threshold.
 
 Storage: a complete binary tree of depth `max_depth` in heap order (node n has children 2n+1, 2n+2), as
@@ -33,11 +33,24 @@ fixed-shape arrays (TreeParams). A leaf above the last level is copied down its 
 +inf sends every row left), so `predict` walks exactly `max_depth` levels with gathers, no branching.
 
 Growth is breadth-first, one vectorised step per level inside `lax.fori_loop`, so `fit` traces once
-whatever the depth. The rows of every node are kept contiguous and sorted by each feature: `perm[j]` lists
-the rows ordered by (node, x_j). The columns are argsorted once; after a level's splits, a stable
-partition (left rows first, both halves keeping their order) re-groups `perm` by child in O(D·N) with
-cumulative sums, never sorting again. Per level, one cumulative sum along `perm` gives the left-side
-statistics of every candidate of every node and feature at once; a segment max per node picks the best.
+whatever the depth. `prepare` sorts each column once and bins it; then one of two split searches runs:
+
+* histogram search (`grow_binned`), used whenever every feature has at most `max_bins` distinct values
+  (one bin per value: the candidates are exactly sklearn's, e.g. digits' pixel values 0..16), and always
+  with splitter="hist" (features with more values get equal-frequency bins, like sklearn's
+  HistGradientBoosting: thresholds then lie between bins, an approximation). Per level, the nodes that can
+  split are taken a few at a time; one scatter-add fills a table of the statistics of their rows per
+  (bin, node, candidate feature), a running sum over bins gives the left side of every candidate, and the
+  best is the first maximum in (random feature order, bin) order. The threshold is sklearn's midpoint
+  between the largest value of the chosen bin and the smallest value of the next bin present in the node.
+* sorted search (`grow_sorted`, splitter="exact" with more distinct values): the rows of every node are
+  kept contiguous and sorted by each feature: `perm[j]` lists the rows ordered by (node, x_j). After a
+  level's splits, a stable partition (left rows first, both halves keeping their order) re-groups `perm`
+  by child in O(D·N) with cumulative sums, never sorting again. Per level, one cumulative sum along `perm`
+  gives the left-side statistics of every candidate of every node and feature at once; a segment max per
+  node picks the best.
+
+The choice between the two is made at run time (`lax.cond` on the data), so a jitted `fit` serves both.
 
 `check_inputs` (plain Python, before `fit`) turns bad data and hyper-parameters into a one-line UserError.
 """
@@ -54,6 +67,7 @@ from dljax.classic import validate
 from dljax.errors import UserError
 
 TASKS = ("classification", "regression")
+SPLITTERS = ("exact", "hist")
 CRITERIA = {"classification": ("gini", "entropy"), "regression": ("squared_error",)}
 # sklearn's FEATURE_THRESHOLD: values closer than this are one value (no threshold between them).
 _FEATURE_THRESHOLD = 1e-7
@@ -125,6 +139,10 @@ def check_inputs(x, y, config) -> None:
     raise UserError(f"max_depth={config.max_depth}: give at least 1 level of splits")
   if config.max_depth > 24:
     raise UserError(f"max_depth={config.max_depth}: the tree is stored complete (2^(depth+1) nodes); use <= 24")
+  if config.splitter not in SPLITTERS:
+    raise UserError(f"splitter={config.splitter!r}: use one of {', '.join(SPLITTERS)}")
+  if not 2 <= config.max_bins <= 4096:
+    raise UserError(f"max_bins={config.max_bins}: give 2..4096 bins per feature")
   if config.min_samples_leaf < 1:
     raise UserError(f"min_samples_leaf={config.min_samples_leaf}: give at least 1 row per leaf")
   resolve_max_features(config.max_features, x.shape[1])
@@ -330,8 +348,9 @@ def grow_sorted(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, o
 
 
 # Table slots per pass of the histogram search: the nodes of one level that can split are searched this many
-# at a time (digits forests have at most ~40 such nodes per level; more just take another pass).
-_NODES_PER_PASS = 64
+# at a time (more take more passes). Small tables won on digits: a pass costs a scatter of every row plus
+# 4·S·B·k table entries.
+_NODES_PER_PASS = 4
 
 
 def grow_binned(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, prep: Prepared,
@@ -345,6 +364,9 @@ def grow_binned(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, p
   num_nodes = 2 ** (depth + 1) - 1
   width = min(2 ** depth, n)
   chunk = min(_NODES_PER_PASS, width)
+  # Unlike the sorted search (and sklearn), a node whose drawn features are all constant in it stays a leaf
+  # instead of drawing more: searching extra features for that rare case cost more than it changed (digits
+  # forests, 8 seeds: the same mean accuracy).
   k_features = resolve_max_features(config.max_features, d)
   num_bins = config.max_bins
   min_leaf = config.min_samples_leaf
@@ -402,8 +424,8 @@ def grow_binned(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, p
       p, best_feature, best_threshold, found = carry
       table_slot = jnp.where(searchable & (rank // chunk == p), rank - p * chunk, chunk)      # (W,)
       slot_of = jnp.zeros(chunk, jnp.int32).at[table_slot].set(jnp.arange(width, dtype=jnp.int32), mode="drop")
-      # Each node's candidate features: the k_features of lowest u, in increasing u (the tie-break order);
-      # u comes from (level, node slot), whatever pass the node falls in.
+      # Each node's random order of the features: increasing u, from (level, node slot) whatever pass the node
+      # falls in. Its first k_features are the candidates (the draw); ties go to the earliest.
       u = _hash_uniform_at(seed, slot_of[:, None] * d + jnp.arange(d, dtype=jnp.int32)[None, :])   # (C, D)
       drawn = jax.lax.top_k(-u, k_features)[1].astype(jnp.int32)                                  # (C, k)
       row_slot = table_slot[row_node]                                                              # (N,)

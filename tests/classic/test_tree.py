@@ -53,6 +53,33 @@ def test_depth3_tree_makes_sklearns_splits(name, criterion):
     np.testing.assert_allclose(np.asarray(tree.predict_proba(params, x_test)), sk.predict_proba(x_test), atol=1e-6)
 
 
+def test_histogram_search_makes_sklearns_splits_with_a_bin_per_value():
+  """splitter="hist" with more bins than distinct values: the same splits and thresholds as sklearn."""
+  for name, criterion in [("breast_cancer", "entropy"), ("diabetes", "squared_error")]:
+    x, y, _, _, num_classes = _table(name)
+    task = "regression" if num_classes is None else "classification"
+    config = tree.default_config(task=task, criterion=criterion, max_depth=3, num_classes=num_classes,
+                                 splitter="hist", max_bins=512)
+    sk_cls = DecisionTreeRegressor if num_classes is None else DecisionTreeClassifier
+    sk = sk_cls(criterion=criterion, max_depth=3, random_state=0).fit(x, y)
+    _assert_same_splits(jax.jit(functools.partial(tree.fit, config=config))(jax.random.key(0), x, y), sk)
+
+
+def test_histogram_search_on_digits_matches_sklearns_tree_quality():
+  """digits (pixel values 0..16) takes the histogram search with one bin per value: a deep tree is as
+  accurate as sklearn's, and min_samples_leaf still holds."""
+  x, y, x_test, y_test, num_classes = _table("digits")
+  config = tree.default_config(max_depth=8, num_classes=num_classes, min_samples_leaf=3, splitter="hist")
+  prep = tree.prepare(np.asarray(x, np.float32), config)
+  assert bool(prep.exact) and int(prep.bins.max()) == 16
+  params = jax.jit(functools.partial(tree.fit, config=config))(jax.random.key(0), x, y)
+  accuracy = np.mean(np.asarray(tree.predict(params, x_test)) == y_test)
+  sk = DecisionTreeClassifier(max_depth=8, min_samples_leaf=3, random_state=0).fit(x, y)
+  assert accuracy >= np.mean(sk.predict(x_test) == y_test) - 0.02
+  leaf_rows = np.bincount(np.asarray(tree.apply(params, x)))
+  assert leaf_rows[leaf_rows > 0].min() >= 3
+
+
 def test_min_samples_leaf_and_eval_shape():
   x, y, _, _, num_classes = _table("breast_cancer")
   config = tree.default_config(max_depth=4, min_samples_leaf=20, num_classes=num_classes)
@@ -106,6 +133,13 @@ def test_bad_input_is_a_user_error(change, message):
   x, y, overrides = change(x, y)
   with pytest.raises(UserError, match=message):
     forest.check_inputs(x, y, forest.default_config(**{"num_classes": 2, **overrides}))
+
+
+@pytest.mark.parametrize("overrides,message", [({"splitter": "approx"}, "splitter"), ({"max_bins": 1}, "max_bins")])
+def test_bad_split_search_settings_are_user_errors(overrides, message):
+  x, y = np.random.RandomState(0).rand(20, 3), np.arange(20) % 2
+  with pytest.raises(UserError, match=message):
+    tree.check_inputs(x, y, tree.default_config(num_classes=2, **overrides))
 
 
 def test_unknown_config_field_is_a_user_error():
