@@ -24,9 +24,9 @@ state carries F = −y ⊙ G, by which both index sets are ranked; its update is
 Multiclass is one-vs-one, scikit-learn SVC's scheme: one binary problem per pair of classes a < b (a is
 the +1 class), prediction by votes (ties to the lower class). One-vs-one rather than one-vs-rest because it
 reproduces SVC's support vectors and decisions, and each pair problem holds only two classes' rows, so
-it converges in few steps. Shapes are fixed: when every class fits in a block of about N/K rows (the block
-size is static, the class counts are data, so `lax.cond` picks the path), rows are laid out class by class
-and problem (a, b) works on its 2·block rows only; otherwise every problem sees all N rows, a row outside
+it converges in few steps. Shapes are fixed: when N > 512 and every class fits in a block of about N/K rows
+(the block size is static, the class counts are data, so `lax.cond` picks the path), rows are laid out class
+by class and problem (a, b) works on its 2·block rows only; otherwise every problem sees all N rows, a row outside
 the pair boxed to 0 ≤ α ≤ 0 (in neither index set, it never moves). Both reach the same optimum. The
 problems run one after another (`lax.map`), each `while_loop` for its own steps: batched in one loop, all
 would step until the slowest is done. Every learned quantity is a fixed-shape array: all N dual
