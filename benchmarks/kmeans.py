@@ -22,7 +22,7 @@ Measured 2026-11-25, 2 CPU cores shared with other jobs (load 6), M=5, ratios wa
   hamerly, 1 device:  one more iteration 0.31 / 0.54, whole fit 0.45 / 0.62; inertia rel. diff 6.8e-6
   hamerly, 2 devices: one more iteration 0.45 / 0.51, whole fit 0.54 / 0.59; inertia rel. diff 6.9e-6
   hamerly, 1 device, both sides pinned to 1 thread: 0.55 / 0.63 and 0.61 / 0.71
-  lloyd, 1 device (same load): 0.73 / 0.77 and 0.88 / 0.94 (idle, last session: 1.16 / 1.07)
+  lloyd, 1 device (same load): 0.79 / 0.90 and 0.94 / 1.02 (idle, last session: 1.16 / 1.07 one more iteration)
 
 Run:  python benchmarks/kmeans.py [--rows 1000000 --iters 5 --repeats 3 --devices 1 --algorithm hamerly]
 """
