@@ -1,19 +1,20 @@
 """Deep Q-network (Mnih et al. 2015): replay buffer held as JAX arrays, target network, ε-greedy schedule,
-Huber loss, Adam; optionally Double DQN's target (van Hasselt et al. 2016).
+Huber loss, Adam; Double DQN's target (van Hasselt et al. 2016), n-step returns and a LayerNorm Q-network.
 
 One update = one ε-greedy step in each of `num_envs` auto-resetting envs (transitions written into the
-ring buffer), then, once `learning_starts` env steps are stored, one Adam step on a uniformly sampled
-minibatch of the loss
+ring buffer), then, once `learning_starts` env steps are stored, `gradient_steps` Adam steps, each on a uniformly
+sampled minibatch, of the loss
 
-  L(θ) = E_(s,a,r,s',term)~D [ huber(r + γ·(1 − term)·max_a' Q_θ⁻(s', a') − Q_θ(s, a)) ]
+  L(θ) = E_(s_t,a_t)~D [ huber(G_t + γ^m·(1 − term)·max_a' Q_θ⁻(s_{t+m}, a') − Q_θ(s_t, a_t)) ],
+  G_t = Σ_{k<m} γ^k·r_{t+k},  m = min(n_step, steps until the episode ends)
   (Double DQN: Q_θ⁻(s', argmax_a' Q_θ(s', a')) in place of the max),
 
-and every `target_update_every` updates the target θ⁻ ← τ·θ + (1 − τ)·θ⁻ (τ = 1: a copy; τ ≪ 1 every update:
-Polyak averaging). ε decays linearly from `epsilon_start` to
-`epsilon_end` over the first `exploration_fraction` of the run. Truncation (the 500-step limit) is not a
-terminal state: s' is the observation the step reached (`info["final_obs"]`) and is bootstrapped.
-The ratio of gradient steps to env steps is 1 / num_envs. Evaluation: the greedy policy argmax_a Q_θ(s, a),
-full episodes.
+and every `target_update_every` gradient steps the target θ⁻ ← τ·θ + (1 − τ)·θ⁻ (τ = 1: a copy; τ ≪ 1 every step:
+Polyak averaging). ε decays linearly from `epsilon_start` to `epsilon_end` over the first `exploration_fraction`
+of the run. Truncation (the 500-step limit) is not a terminal state: s' is the observation the step reached
+(`info["final_obs"]`) and is bootstrapped. With `layer_norm`, every hidden layer is ReLU(LayerNorm(W h + b)).
+The ratio of gradient steps to env steps is gradient_steps / num_envs. Evaluation: the greedy policy
+argmax_a Q_θ(s, a), full episodes from fresh resets.
 """
 
 import functools
@@ -94,6 +95,9 @@ def check_config(cfg) -> None:
   if cfg.buffer_size % cfg.num_envs:
     raise UserError(f"--config.agent_config.buffer_size={cfg.buffer_size} must be a multiple of num_envs "
                     f"({cfg.num_envs})")
+  if cfg.learning_starts < cfg.n_step * cfg.num_envs or cfg.buffer_size <= cfg.n_step * cfg.num_envs:
+    raise UserError(f"--config.agent_config.learning_starts={cfg.learning_starts} and buffer_size={cfg.buffer_size} "
+                    f"must hold n_step x num_envs = {cfg.n_step * cfg.num_envs} env steps (an n-step return's rows)")
   if cfg.total_env_steps < cfg.num_envs:
     raise UserError(f"--config.agent_config.total_env_steps={cfg.total_env_steps} is less than num_envs")
 

@@ -47,17 +47,17 @@ def test_n_step_batch_equals_numpy(n_step):
   """A wrapped ring of 2 envs: each sampled row's n-step return, bootstrap state and discount, against a loop that
   follows the same env forward in time until an episode end or n steps."""
   rng = np.random.RandomState(1)
-  capacity, num_envs, gamma = 12, 2, 0.9
+  capacity, num_envs, gamma = 40, 2, 0.9
   done = (rng.rand(capacity) < 0.3).astype(np.float32)
   buffer = dqn.Buffer(obs=rng.randn(capacity, 4).astype(np.float32), action=rng.randint(0, 2, capacity),
                       reward=rng.rand(capacity).astype(np.float32), next_obs=rng.randn(capacity, 4).astype(np.float32),
                       terminated=done * (rng.rand(capacity) < 0.5), done=done, size=jnp.int32(capacity),
-                      position=jnp.int32(4))  # full: the oldest row is 4, the newest 3
+                      position=jnp.int32(14))  # full: the oldest row is 14, the newest 13
   offset = np.arange(capacity - (n_step - 1) * num_envs)
   got = jax.device_get(dqn.n_step_batch(jax.tree.map(jnp.asarray, buffer), jnp.asarray(offset), n_step, gamma,
                                         num_envs))
   for i, off in enumerate(offset):
-    row = (4 + off) % capacity
+    row = (14 + off) % capacity
     ret = 0.0
     for k in range(n_step):
       r = (row + k * num_envs) % capacity
@@ -105,7 +105,8 @@ def test_epsilon_schedule_target_refresh_and_seeds(trained):
 
 @pytest.mark.parametrize("override, message", [
     (dict(gamma=1.5), "discount factor must be in"), (dict(epsilon_end=-0.1), "epsilon_end"),
-    (dict(buffer_size=201), "multiple of num_envs"), (dict(batch_size=0), "batch_size")])
+    (dict(buffer_size=201), "multiple of num_envs"), (dict(batch_size=0), "batch_size"),
+    (dict(n_step=30), "n_step x num_envs")])
 def test_bad_config_is_a_user_error(override, message):
   with pytest.raises(UserError, match=message):
     dqn.make_train(_config(**override))
