@@ -18,11 +18,13 @@ CPU-time ratio is the steadier measure of work done.
 (per-device sums and counts psum'med): one device per core.
 
 Targets (issue 4): time-per-iteration ratio dljax/sklearn ≤ 0.8; final inertias within 1e-4 relative.
-Measured 2026-11-25, 2 CPU cores shared with other jobs (load 6), M=5, ratios wall / CPU:
-  hamerly, 1 device:  one more iteration 0.31 / 0.54, whole fit 0.45 / 0.62; inertia rel. diff 6.8e-6
-  hamerly, 2 devices: one more iteration 0.45 / 0.51, whole fit 0.54 / 0.59; inertia rel. diff 6.9e-6
-  hamerly, 1 device, both sides pinned to 1 thread: 0.55 / 0.63 and 0.61 / 0.71
-  lloyd, 1 device (same load): 0.79 / 0.90 and 0.94 / 1.02 (idle, last session: 1.16 / 1.07 one more iteration)
+Measured 2026-11-25, 2 CPU cores shared with other jobs (load 4–6), M=5, ratios wall / CPU:
+  hamerly, 1 device:  one more iteration 0.47 / 0.56, whole fit 0.48 / 0.64; inertia rel. diff 6.8e-6
+  hamerly, 2 devices: one more iteration 0.54 / 0.45, whole fit 0.63 / 0.53; inertia rel. diff 6.8e-6
+  hamerly, 1 device, both sides pinned to 1 thread: 0.48 / 0.54 and 0.59 / 0.63
+  lloyd, 1 device (load 6): 0.79 / 0.90 and 0.94 / 1.02 (idle, last session: 1.16 / 1.07 one more iteration)
+Under load scikit-learn's CPU time grows (OpenMP spin-waits: 290–314 ms/iter against 249 idle), so idle
+ratios will be somewhat higher.
 
 Run:  python benchmarks/kmeans.py [--rows 1000000 --iters 5 --repeats 3 --devices 1 --algorithm hamerly]
 """
