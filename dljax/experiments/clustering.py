@@ -35,7 +35,8 @@ def digits_kmeans():
   shared with other jobs (2026-11-25).
   """
   return unsupervised_config(source="digits", learner="kmeans",
-                             model={"n_clusters": 10, "n_init": 10, "max_iter": 300, "tol": 1e-4})
+                             model={"n_clusters": 10, "n_init": 10, "max_iter": 300, "tol": 1e-4,
+                                    "algorithm": "lloyd"})
 
 
 @_exp("fashion_mnist_kmeans", "fashion_mnist", "k-means, K=10, k-means++ x4 inits (vmapped), Lloyd on 784 pixels")
@@ -50,7 +51,8 @@ def fashion_mnist_kmeans():
   cores shared with other jobs (load ~14) (2026-11-25).
   """
   return unsupervised_config(source="fashion_mnist", learner="kmeans",
-                             model={"n_clusters": 10, "n_init": 4, "max_iter": 300, "tol": 1e-4})
+                             model={"n_clusters": 10, "n_init": 4, "max_iter": 300, "tol": 1e-4,
+                                    "algorithm": "lloyd"})
 
 
 @_exp("digits_pca", "digits", "PCA, 16 components, full SVD; explained variance and reconstruction error")
