@@ -15,6 +15,11 @@ and the two libraries cannot share a random stream, so forest quality is the mea
 for both (seed_min/seed_max give the spread); a tree's splits are deterministic up to ties, one seed.
 
 Run:  python benchmarks/classic_tree.py            (--repeats 5 --seeds 5)
+
+Measured 2026-11-25, 2 CPU cores, no accelerator, cores shared with other jobs (load 1-5), fit ratio
+dljax/sklearn: tree digits 1.60, forest digits 1.34, breast_cancer 4.2 (exact, sorted search) and 0.42
+(hist, 32 bins), diabetes 1.51; quality diff vs sklearn: +0.013, -0.0049, +0.0042, +0.0042, -0.0019;
+prediction on 100k rows: tree 4.1x, forest 1.6x sklearn's time (forest on one pinned core: 0.93x).
 """
 
 import argparse
