@@ -19,7 +19,7 @@ def _config(**agent_overrides):
   c.agent_config = dqn.default_agent_config()
   c.agent_config.update(dict(total_env_steps=238, num_envs=2, buffer_size=200, batch_size=16, learning_starts=40,
                              target_update_every=7, target_tau=1.0, exploration_fraction=0.5, hidden=(16,),
-                             eval_episodes=2))
+                             n_step=2, eval_episodes=2))
   c.agent_config.update(agent_overrides)
   return c
 
@@ -54,8 +54,8 @@ def test_n_step_batch_equals_numpy(n_step):
                       terminated=done * (rng.rand(capacity) < 0.5), done=done, size=jnp.int32(capacity),
                       position=jnp.int32(14))  # full: the oldest row is 14, the newest 13
   offset = np.arange(capacity - (n_step - 1) * num_envs)
-  got = jax.device_get(dqn.n_step_batch(jax.tree.map(jnp.asarray, buffer), jnp.asarray(offset), n_step, gamma,
-                                        num_envs))
+  batch = jax.jit(dqn.n_step_batch, static_argnums=(2, 3, 4))
+  got = jax.device_get(batch(jax.tree.map(jnp.asarray, buffer), jnp.asarray(offset), n_step, gamma, num_envs))
   for i, off in enumerate(offset):
     row = (14 + off) % capacity
     ret = 0.0
