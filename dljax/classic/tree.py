@@ -24,8 +24,8 @@ Candidate thresholds are exact, as in sklearn: midway between consecutive distin
 among the node's rows (rows of weight 0, i.e. out of a bootstrap sample, do not count). A split must
 leave at least `min_samples_leaf` rows of nonzero weight on each side. A node stays a leaf when it is at
 `max_depth`, pure, or has no such split. With `max_features` < D, each node considers a fresh random
-subset of that many features (sklearn's rule, kept by the sorted search below: if all drawn features are
-constant in the node, it keeps drawing until one is not; the histogram search leaves such a node a leaf). Ties between candidates go to a random feature (a per-node random order),
+subset of that many features (sklearn's rule: if all drawn features are constant in the node, it keeps
+drawing until one is not). Ties between candidates go to a random feature (a per-node random order),
 then to the smallest threshold.
 
 Storage: a complete binary tree of depth `max_depth` in heap order (node n has children 2n+1, 2n+2), as
@@ -364,9 +364,9 @@ def grow_binned(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, p
   num_nodes = 2 ** (depth + 1) - 1
   width = min(2 ** depth, n)
   chunk = min(_NODES_PER_PASS, width)
-  # Unlike the sorted search (and sklearn), a node whose drawn features are all constant in it stays a leaf
-  # instead of drawing more: searching extra features for that rare case cost more than it changed (digits
-  # forests, 8 seeds: the same mean accuracy).
+  # sklearn's draw: the first k_features of a node's random order; a node whose drawn features are all constant in
+  # it (no candidate has two nonempty bins) searches the next k_features in later rounds, up to the first
+  # non-constant one.
   k_features = resolve_max_features(config.max_features, d)
   num_bins = config.max_bins
   min_leaf = config.min_samples_leaf
@@ -416,63 +416,93 @@ def grow_binned(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, p
                  else jnp.where(_weight_sum(node_stats, classify, scored) > 0, 2 * min_leaf, 0))
     live = (slot_heap < num_nodes) & ~slot_frozen
     searchable = live & impure & (node_rows >= 2 * min_leaf)
-    rank = jnp.cumsum(searchable, dtype=jnp.int32) - 1
-    num_search = searchable.sum(dtype=jnp.int32)
     seed = jax.random.bits(jax.random.fold_in(key, lvl), dtype=jnp.uint32)
 
-    def search_pass(carry):
-      p, best_feature, best_threshold, found = carry
-      table_slot = jnp.where(searchable & (rank // chunk == p), rank - p * chunk, chunk)      # (W,)
-      slot_of = jnp.zeros(chunk, jnp.int32).at[table_slot].set(jnp.arange(width, dtype=jnp.int32), mode="drop")
-      # Each node's random order of the features: increasing u, from (level, node slot) whatever pass the node
-      # falls in. Its first k_features are the candidates (the draw); ties go to the earliest.
-      u = _hash_uniform_at(seed, slot_of[:, None] * d + jnp.arange(d, dtype=jnp.int32)[None, :])   # (C, D)
-      drawn = jax.lax.top_k(-u, k_features)[1].astype(jnp.int32)                                  # (C, k)
-      row_slot = table_slot[row_node]                                                              # (N,)
-      row_bins = jnp.take_along_axis(prep.bins, drawn[jnp.minimum(row_slot, chunk - 1)], 1)       # (N, k)
-      # Flat index of (bin, slot, stat, candidate j) in the table; rows outside this pass are dropped.
-      index = (((row_bins[:, None, :] * chunk + row_slot[:, None, None]) * num_stats + stat_index[:, :, None])
-               * k_features + jnp.arange(k_features, dtype=jnp.int32)[None, None, :])
-      index = jnp.where(row_slot[:, None, None] < chunk, index, table_size)
-      table = (jnp.zeros(table_size, jnp.float32)
-               .at[index].add(jnp.broadcast_to(stat_value[:, :, None], index.shape), mode="drop")
-               .reshape(num_bins * chunk, num_stats, k_features))
-      # Bins lead, so the running sum over bins adds contiguous blocks.
-      left = _inclusive_cumsum(table.reshape(num_bins, -1), axis=0).reshape(table.shape)
-      right = jnp.tile(node_stats[slot_of], (num_bins, 1))[:, :, None] - left
-      if count_rows:
-        rows_here, rows_left, rows_right = table[:, -1], left[:, -1], right[:, -1]
-      else:
-        rows_here, rows_left, rows_right = (_weight_sum(v, classify, scored) for v in (table, left, right))
-        rows_left, rows_right = jnp.where(rows_left > 0, min_leaf, 0), jnp.where(rows_right > 0, min_leaf, 0)
-      # A candidate splits after a bin holding rows of this node (so each partition is scored once).
-      nonempty = (rows_here > 0).reshape(num_bins, chunk, k_features)
-      valid = nonempty & (rows_left >= min_leaf).reshape(nonempty.shape) & (rows_right >= min_leaf).reshape(
-          nonempty.shape)
-      score = jnp.where(valid, _proxy(left[:, :scored], right[:, :scored], config.criterion).reshape(nonempty.shape),
-                        -jnp.inf)                                                                   # (B, C, k)
-      # The first maximum in the order (feature in the node's random order, threshold): two plain reductions
-      # (XLA CPU's argmax is several times slower).
-      best = score.max((0, 2))
-      order_key = (jnp.arange(k_features, dtype=jnp.int32)[None, None, :] * num_bins
-                   + bin_ids[:, None, None])
-      pick = jnp.min(jnp.where(score == best[None, :, None], order_key, k_features * num_bins), (0, 2))
-      j, b = jnp.minimum(pick // num_bins, k_features - 1), pick % num_bins
-      feature = jnp.take_along_axis(drawn, j[:, None], 1)[:, 0]
-      bin_nonempty = jnp.take_along_axis(nonempty, jnp.broadcast_to(j[None, :, None], (num_bins, chunk, 1)),
-                                         2)[:, :, 0]                                                # (B, C)
-      next_bin = jnp.min(jnp.where(bin_nonempty & (bin_ids[:, None] > b[None, :]), bin_ids[:, None], num_bins - 1), 0)
-      lo, hi = prep.bin_high[feature, b], prep.bin_low[feature, next_bin]
-      # sklearn's midpoint; if it rounds up to the larger value, use the smaller so that value still goes right.
-      mid = lo / 2 + hi / 2
-      mid = jnp.where((mid >= hi) | jnp.isinf(mid), lo, mid)
-      target = jnp.where(jnp.isfinite(best) & (p * chunk + jnp.arange(chunk) < num_search), slot_of, width)
-      return (p + 1, best_feature.at[target].set(feature, mode="drop"),
-              best_threshold.at[target].set(mid, mode="drop"), found.at[target].set(True, mode="drop"))
+    def search_round(carry, later):
+      # Round r searches, for each node in `todo`, the features at ranks r·k .. r·k+k−1 of its random order.
+      # Later rounds (r >= 1, `later`) are compiled apart: they are rare, and round 0 stays as cheap as the plain draw.
+      r, todo, best_feature, best_threshold, found = carry
+      rank = jnp.cumsum(todo, dtype=jnp.int32) - 1
+      num_search = todo.sum(dtype=jnp.int32)
+      cand_rank = r * k_features + jnp.arange(k_features, dtype=jnp.int32)                          # (k,)
 
-    init = (jnp.int32(0), jnp.zeros(width, jnp.int32), jnp.full(width, jnp.inf, jnp.float32), jnp.zeros(width, bool))
-    _, best_feature, best_threshold, split = jax.lax.while_loop(lambda c: c[0] * chunk < num_search, search_pass,
-                                                                init)
+      def search_pass(carry):
+        p, best_feature, best_threshold, found, retry = carry
+        table_slot = jnp.where(todo & (rank // chunk == p), rank - p * chunk, chunk)                 # (W,)
+        slot_of = jnp.zeros(chunk, jnp.int32).at[table_slot].set(jnp.arange(width, dtype=jnp.int32), mode="drop")
+        # Each node's random order of the features: increasing u, from (level, node slot) whatever pass or
+        # round the node falls in (ties go to the earliest). Its first k_features are the draw (round 0).
+        u = _hash_uniform_at(seed, slot_of[:, None] * d + jnp.arange(d, dtype=jnp.int32)[None, :])   # (C, D)
+        if later:
+          drawn = jnp.take_along_axis(jnp.argsort(u, axis=1, stable=True).astype(jnp.int32),
+                                      jnp.broadcast_to(jnp.minimum(cand_rank, d - 1), (chunk, k_features)), 1)
+        else:
+          drawn = jax.lax.top_k(-u, k_features)[1].astype(jnp.int32)                                # (C, k)
+        row_slot = table_slot[row_node]                                                              # (N,)
+        row_bins = jnp.take_along_axis(prep.bins, drawn[jnp.minimum(row_slot, chunk - 1)], 1)       # (N, k)
+        # Flat index of (bin, slot, stat, candidate j) in the table; rows outside this pass are dropped.
+        index = (((row_bins[:, None, :] * chunk + row_slot[:, None, None]) * num_stats + stat_index[:, :, None])
+                 * k_features + jnp.arange(k_features, dtype=jnp.int32)[None, None, :])
+        index = jnp.where(row_slot[:, None, None] < chunk, index, table_size)
+        table = (jnp.zeros(table_size, jnp.float32)
+                 .at[index].add(jnp.broadcast_to(stat_value[:, :, None], index.shape), mode="drop")
+                 .reshape(num_bins * chunk, num_stats, k_features))
+        # Bins lead, so the running sum over bins adds contiguous blocks.
+        left = _inclusive_cumsum(table.reshape(num_bins, -1), axis=0).reshape(table.shape)
+        right = jnp.tile(node_stats[slot_of], (num_bins, 1))[:, :, None] - left
+        if count_rows:
+          rows_here, rows_left, rows_right = table[:, -1], left[:, -1], right[:, -1]
+        else:
+          rows_here, rows_left, rows_right = (_weight_sum(v, classify, scored) for v in (table, left, right))
+          rows_left, rows_right = jnp.where(rows_left > 0, min_leaf, 0), jnp.where(rows_right > 0, min_leaf, 0)
+        # A candidate splits after a bin holding rows of this node (so each partition is scored once).
+        nonempty = (rows_here > 0).reshape(num_bins, chunk, k_features)
+        # sklearn's draw: the non-constant features among the first k of the order; if there is none, the first
+        # non-constant one after them (later rounds allow only the first non-constant candidate).
+        nonconstant = (nonempty.sum(0, dtype=jnp.int32) >= 2) & (cand_rank < d)[None, :]             # (C, k)
+        first_nonconstant = jnp.min(jnp.where(nonconstant, jnp.arange(k_features, dtype=jnp.int32), k_features), 1)
+        valid = nonempty & (rows_left >= min_leaf).reshape(nonempty.shape) & (rows_right >= min_leaf).reshape(
+            nonempty.shape)
+        if later:
+          valid = valid & (jnp.arange(k_features)[None, None, :] == first_nonconstant[None, :, None])
+        score = jnp.where(valid, _proxy(left[:, :scored], right[:, :scored], config.criterion).reshape(nonempty.shape),
+                          -jnp.inf)                                                                   # (B, C, k)
+        # The first maximum in the order (feature in the node's random order, threshold): two plain reductions
+        # (XLA CPU's argmax is several times slower).
+        best = score.max((0, 2))
+        order_key = (jnp.arange(k_features, dtype=jnp.int32)[None, None, :] * num_bins
+                     + bin_ids[:, None, None])
+        pick = jnp.min(jnp.where(score == best[None, :, None], order_key, k_features * num_bins), (0, 2))
+        j, b = jnp.minimum(pick // num_bins, k_features - 1), pick % num_bins
+        feature = jnp.take_along_axis(drawn, j[:, None], 1)[:, 0]
+        bin_nonempty = jnp.take_along_axis(nonempty, jnp.broadcast_to(j[None, :, None], (num_bins, chunk, 1)),
+                                           2)[:, :, 0]                                                # (B, C)
+        next_bin = jnp.min(jnp.where(bin_nonempty & (bin_ids[:, None] > b[None, :]), bin_ids[:, None],
+                                     num_bins - 1), 0)
+        lo, hi = prep.bin_high[feature, b], prep.bin_low[feature, next_bin]
+        # sklearn's midpoint; if it rounds up to the larger value, use the smaller so that value still goes right.
+        mid = lo / 2 + hi / 2
+        mid = jnp.where((mid >= hi) | jnp.isinf(mid), lo, mid)
+        in_pass = p * chunk + jnp.arange(chunk) < num_search
+        target = jnp.where(jnp.isfinite(best) & in_pass, slot_of, width)
+        retry_at = jnp.where(in_pass & (first_nonconstant == k_features), slot_of, width)
+        return (p + 1, best_feature.at[target].set(feature, mode="drop"),
+                best_threshold.at[target].set(mid, mode="drop"), found.at[target].set(True, mode="drop"),
+                retry.at[retry_at].set(True, mode="drop"))
+
+      init = (jnp.int32(0), best_feature, best_threshold, found, jnp.zeros(width, bool))
+      _, best_feature, best_threshold, found, retry = jax.lax.while_loop(lambda c: c[0] * chunk < num_search,
+                                                                         search_pass, init)
+      return r + 1, retry, best_feature, best_threshold, found
+
+    init = (jnp.int32(0), searchable, jnp.zeros(width, jnp.int32), jnp.full(width, jnp.inf, jnp.float32),
+            jnp.zeros(width, bool))
+    after_draw = search_round(init, later=False)
+    if k_features < d:
+      # Later rounds only for the nodes whose drawn features were all constant in them.
+      after_draw = jax.lax.while_loop(lambda c: (c[0] * k_features < d) & c[1].any(),
+                                      lambda c: search_round(c, later=True), after_draw)
+    *_, best_feature, best_threshold, split = after_draw
     threshold = jnp.where(split, best_threshold, jnp.inf)
     feature = jnp.where(split, best_feature, 0)
     tree = TreeParams(feature=tree.feature.at[slot_heap].set(feature, mode="drop"),

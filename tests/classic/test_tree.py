@@ -80,6 +80,28 @@ def test_histogram_search_on_digits_matches_sklearns_tree_quality():
   assert leaf_rows[leaf_rows > 0].min() >= 3
 
 
+def test_node_whose_drawn_features_are_all_constant_still_splits():
+  """sklearn's draw: when every feature drawn for a node (max_features=1 here) is constant in it, the node
+  keeps drawing until a non-constant one. Synthetic data (no real table has this shape): of 8 features, 6
+  are constant everywhere, x5 varies only where x3 = 1, and the class is 0 where x3 = 0, else 1 + x5 mod 2,
+  so a tree that stops at constant draws misclassifies; sklearn's fits every row. The histogram search (a bin
+  per value) must fit every row too."""
+  rng = np.random.default_rng(0)
+  group = rng.integers(0, 2, 240)
+  value = np.where(group == 1, rng.integers(0, 6, 240), 0)
+  x = np.tile(np.arange(8, dtype=np.float32), (240, 1))
+  x[:, 3], x[:, 5] = group, value
+  y = np.where(group == 0, 0, 1 + value % 2)
+  sk = DecisionTreeClassifier(max_features=1, random_state=0).fit(x, y)
+  np.testing.assert_array_equal(sk.predict(x), y)
+  config = tree.default_config(max_depth=6, num_classes=3, max_features=1)
+  tree.check_inputs(x, y, config)
+  assert bool(tree.prepare(x, config).exact)
+  fit = jax.jit(functools.partial(tree.fit, config=config))
+  for seed in (0, 1):
+    np.testing.assert_array_equal(np.asarray(tree.predict(fit(jax.random.key(seed), x, y), x)), y)
+
+
 def test_min_samples_leaf_and_eval_shape():
   x, y, _, _, num_classes = _table("breast_cancer")
   config = tree.default_config(max_depth=4, min_samples_leaf=20, num_classes=num_classes)
