@@ -325,17 +325,7 @@ def grow_sorted(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, o
                                                        rank_left)
     perm = jnp.zeros_like(perm).at[new_pos, jnp.arange(d)[None, :]].set(perm, unique_indices=True)
 
-    # Child slots in slot order (left, right): the next level's segments stay in slot order.
-    nonempty = node_rows > 0
-    born = jnp.where(split, 2, nonempty.astype(jnp.int32))
-    first = jnp.cumsum(born) - born
-    row_node = first[row_node] + go_right.astype(jnp.int32)
-    left_at = jnp.where(nonempty, first, width)
-    right_at = jnp.where(split, first + 1, width)
-    slot_heap = (jnp.full(width, num_nodes, jnp.int32).at[left_at].set(2 * slot_heap + 1, mode="drop")
-                 .at[right_at].set(2 * slot_heap + 2, mode="drop"))
-    slot_frozen = jnp.zeros(width, bool).at[left_at].set(~split, mode="drop")
-    return perm, row_node, slot_heap, slot_frozen, tree
+    return (perm, *_next_slots(node_rows, row_node, go_right, split, slot_heap, width, num_nodes), tree)
 
   value_shape = (num_nodes, config.num_classes) if classify else (num_nodes,)
   tree = TreeParams(feature=jnp.zeros(num_nodes, jnp.int32), threshold=jnp.full(num_nodes, jnp.inf, jnp.float32),
@@ -512,7 +502,8 @@ def grow_binned(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, p
     # Route rows; leaves route everything left (threshold +inf), so they continue as their own left child.
     row_x = jnp.take_along_axis(x, feature[row_node][:, None], 1)[:, 0]
     go_right = row_x > threshold[row_node]
-    return (*_next_slots(row_node, go_right, split, slot_heap, width, num_nodes), tree)
+    node_rows = jax.ops.segment_sum(jnp.ones_like(row_node), row_node, width)
+    return (*_next_slots(node_rows, row_node, go_right, split, slot_heap, width, num_nodes), tree)
 
   value_shape = (num_nodes, config.num_classes) if classify else (num_nodes,)
   tree = TreeParams(feature=jnp.zeros(num_nodes, jnp.int32), threshold=jnp.full(num_nodes, jnp.inf, jnp.float32),
@@ -547,11 +538,10 @@ def _weight_sum(stats, classify, scored):
   return _sum_classes(stats[:, :scored], lambda v: v) if classify else stats[:, 1]
 
 
-def _next_slots(row_node, go_right, split, slot_heap, width, num_nodes):
-  """The next level's (row_node, slot_heap, slot_frozen): children take slots in slot order (left,
-  right), so the next level's segments stay in slot order; a slot that did not split continues as its
-  own left child, frozen."""
-  node_rows = jax.ops.segment_sum(jnp.ones_like(row_node), row_node, width)
+def _next_slots(node_rows, row_node, go_right, split, slot_heap, width, num_nodes):
+  """The next level's (row_node, slot_heap, slot_frozen) from this level's rows per slot: children take
+  slots in slot order (left, right), so the next level's segments stay in slot order; a slot that did not
+  split continues as its own left child, frozen."""
   nonempty = node_rows > 0
   born = jnp.where(split, 2, nonempty.astype(jnp.int32))
   first = jnp.cumsum(born) - born
