@@ -541,7 +541,7 @@ def fit(key: jax.Array, x: jax.Array, config, *, mesh=None, axis_name: str = "da
     starts = _init_centers(key, xc, n, config)
   else:
     starts = (jnp.asarray(init_centers, jnp.float32) - mean)[None]
-  if bounded:  # the centred copy above is left to XLA to drop when nothing else reads it
+  if bounded:  # the k-means++ starts and tol above read the centred copy; the iterations centre per chunk
     xc = x if pad[0][1] == 0 else jnp.pad(x, pad)
     if mesh is not None:
       xc = jax.lax.with_sharding_constraint(xc, row_sharding)
