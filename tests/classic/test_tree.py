@@ -65,6 +65,27 @@ def test_histogram_search_makes_sklearns_splits_with_a_bin_per_value():
     _assert_same_splits(jax.jit(functools.partial(tree.fit, config=config))(jax.random.key(0), x, y), sk)
 
 
+def test_small_classification_takes_per_value_bins_and_makes_sklearns_splits():
+  """splitter="exact" on small classification data (6 of breast_cancer's features: 426 rows, ~400 values
+  each) searches one bin per value instead of the sorted search: still sklearn's splits and thresholds.
+  Regression and tables too big for the pass budget keep the other searches."""
+  x, y, _, _, num_classes = _table("breast_cancer")
+  # Mean radius, texture, smoothness, compactness, concavity, symmetry: none is monotone in another (radius,
+  # perimeter and area are), so no two candidates make the same partition and the splits do not hinge on ties.
+  x = np.ascontiguousarray(x[:, [0, 1, 4, 5, 6, 8]])
+  config = tree.default_config(criterion="entropy", max_depth=3, num_classes=num_classes)
+  assert tree.per_value_bins(*x.shape, config)
+  prep = tree.prepare(np.asarray(x, np.float32), config)
+  assert bool(prep.exact) and prep.bin_low.shape == (6, len(x))
+  sk = DecisionTreeClassifier(criterion="entropy", max_depth=3, random_state=0).fit(x, y)
+  fit = jax.jit(functools.partial(tree.fit, config=config))
+  for seed in (0, 1):
+    _assert_same_splits(fit(jax.random.key(seed), x, y), sk)
+  assert not tree.per_value_bins(len(x), 30, config)  # all 30 features: the table exceeds the budget
+  assert tree.per_value_bins(len(x), 30, forest.default_config(num_classes=num_classes))  # sqrt(30) = 5 drawn
+  assert not tree.per_value_bins(len(x), 6, tree.default_config(task="regression"))
+
+
 def test_histogram_search_on_digits_matches_sklearns_tree_quality():
   """digits (pixel values 0..16) takes the histogram search with one bin per value: a deep tree is as
   accurate as sklearn's, and min_samples_leaf still holds."""
