@@ -123,6 +123,26 @@ def test_node_whose_drawn_features_are_all_constant_still_splits():
     np.testing.assert_array_equal(np.asarray(tree.predict(fit(jax.random.key(seed), x, y), x)), y)
 
 
+def test_apply_reaches_the_leaf_of_a_row_by_row_walk():
+  """apply (top levels from one dense pass of bit tests, then per-level gathers) against a plain per-row
+  walk in numpy, on a depth-9 digits tree whose leaves lie at many depths, and on the test rows."""
+  x, y, x_test, _, num_classes = _table("digits")
+  params = jax.jit(functools.partial(tree.fit, config=tree.default_config(max_depth=9, num_classes=num_classes)))(
+      jax.random.key(0), x, y)
+  feature, threshold, is_leaf = (np.asarray(a) for a in (params.feature, params.threshold, params.is_leaf))
+  rows = np.concatenate([x, x_test]).astype(np.float32)
+  leaf_depths = set()
+  expected = []
+  for row in rows:
+    node, level = 0, 0
+    while not is_leaf[node]:
+      node, level = 2 * node + 1 + int(row[feature[node]] > threshold[node]), level + 1
+    leaf_depths.add(level)
+    expected.append((node + 1) * 2 ** (9 - level) - 1)  # a leaf above the last level: its left-spine copy
+  assert len(leaf_depths) >= 4
+  np.testing.assert_array_equal(np.asarray(jax.jit(tree.apply)(params, rows)), expected)
+
+
 def test_min_samples_leaf_and_eval_shape():
   x, y, _, _, num_classes = _table("breast_cancer")
   config = tree.default_config(max_depth=4, min_samples_leaf=20, num_classes=num_classes)
