@@ -213,8 +213,34 @@ def per_value_bins(n: int, d: int, config) -> bool:
 
 
 def sorted_rows(x: jax.Array) -> jax.Array:
-  """(N, D) int32: column j lists the rows in increasing order of feature j."""
-  return jnp.argsort(x, axis=0, stable=True).astype(jnp.int32)
+  """(N, D) int32: column j lists the rows in increasing order of feature j (equal values by row: stable).
+
+  Batcher's bitonic sorting network (1968) on (value, row) pairs, N padded to a power of two P: log2 P ·
+  (log2 P + 1) / 2 compare-exchange stages, each one elementwise pass over all columns at once. XLA:CPU's
+  sort calls its comparator per comparison (~120 ns per element on digits' 1347 × 64, 10 ms, the largest
+  part of a tree's fit); the network takes 2.7 ms there and 0.6 ms (vs 1.8) on breast_cancer."""
+  n, d = x.shape
+  p = 1 << max(1, (n - 1).bit_length())
+  # float32 -> uint32 with the same order (negative values: all bits flipped; others: sign bit set), −0.0
+  # first made 0.0 (equal values). Padding rows get the largest key and sort last.
+  bits = jax.lax.bitcast_convert_type(jnp.where(x == 0, 0.0, x), jnp.uint32)
+  key = jnp.where(bits >> 31 == 1, ~bits, bits | jnp.uint32(1 << 31))
+  key = jnp.concatenate([key, jnp.full((p - n, d), 0xFFFFFFFF, jnp.uint32)])
+  row = jnp.broadcast_to(jnp.arange(p, dtype=jnp.int32)[:, None], (p, d))
+  block = 2
+  while block <= p:  # merge bitonic runs of `block` rows: ascending where row & block == 0, else descending
+    gap = block // 2
+    while gap >= 1:  # compare-exchange rows i and i + gap, i & gap == 0
+      pairs = p // (2 * gap)
+      k, r = key.reshape(pairs, 2, gap, d), row.reshape(pairs, 2, gap, d)
+      ascending = ((jnp.arange(pairs) * (2 * gap)) & block == 0)[:, None, None]
+      first_larger = (k[:, 0] > k[:, 1]) | ((k[:, 0] == k[:, 1]) & (r[:, 0] > r[:, 1]))
+      swap = first_larger == ascending
+      key = jnp.stack([jnp.where(swap, k[:, 1], k[:, 0]), jnp.where(swap, k[:, 0], k[:, 1])], 1).reshape(p, d)
+      row = jnp.stack([jnp.where(swap, r[:, 1], r[:, 0]), jnp.where(swap, r[:, 0], r[:, 1])], 1).reshape(p, d)
+      gap //= 2
+    block *= 2
+  return row[:n]
 
 
 def grow(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, prep: Prepared, config) -> TreeParams:

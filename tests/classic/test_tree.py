@@ -123,6 +123,17 @@ def test_node_whose_drawn_features_are_all_constant_still_splits():
     np.testing.assert_array_equal(np.asarray(tree.predict(fit(jax.random.key(seed), x, y), x)), y)
 
 
+def test_sorted_rows_is_numpys_stable_argsort():
+  """The bitonic network against numpy's stable argsort: digits (many ties), breast_cancer, and 37 rows (not a
+  power of two) of negative values, zeros of both signs and repeats."""
+  rng = np.random.default_rng(0)
+  small = rng.choice(np.float32([-3.5, -1e-30, -0.0, 0.0, 2.0, 1e30]), (37, 5))
+  for x in (_table("digits")[0], _table("breast_cancer")[0], small):
+    x = np.asarray(x, np.float32)
+    expected = np.argsort(np.where(x == 0, 0.0, x), axis=0, kind="stable")  # −0.0 and 0.0 as one value
+    np.testing.assert_array_equal(np.asarray(jax.jit(tree.sorted_rows)(x)), expected)
+
+
 def test_apply_reaches_the_leaf_of_a_row_by_row_walk():
   """apply (top levels from one dense pass of bit tests, then per-level gathers) against a plain per-row
   walk in numpy, on a depth-9 digits tree whose leaves lie at many depths, and on the test rows."""
