@@ -58,6 +58,7 @@ Per-value bins are chosen from shapes and config; otherwise the choice between t
 `check_inputs` (plain Python, before `fit`) turns bad data and hyper-parameters into a one-line UserError.
 """
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -215,32 +216,20 @@ def per_value_bins(n: int, d: int, config) -> bool:
 def sorted_rows(x: jax.Array) -> jax.Array:
   """(N, D) int32: column j lists the rows in increasing order of feature j (equal values by row: stable).
 
-  Batcher's bitonic sorting network (1968) on (value, row) pairs, N padded to a power of two P: log2 P ·
-  (log2 P + 1) / 2 compare-exchange stages, each one elementwise pass over all columns at once. XLA:CPU's
-  sort calls its comparator per comparison (~120 ns per element on digits' 1347 × 64, 10 ms, the largest
-  part of a tree's fit); the network takes 2.7 ms there and 0.6 ms (vs 1.8) on breast_cancer."""
+  XLA:CPU sorts a single int32 operand ~5x faster than float32 values with a row payload (its float
+  comparator, 10 ms on digits' 1347 × 64, was the largest part of a tree's fit). So: sort each column's
+  values as order-preserving int32 keys, binary-search every row's key for r = the number of smaller values,
+  and sort the unique int32s r·N + row: 4.4 ms on digits, 0.6 ms (vs 1.8) on breast_cancer."""
   n, d = x.shape
-  p = 1 << max(1, (n - 1).bit_length())
-  # float32 -> uint32 with the same order (negative values: all bits flipped; others: sign bit set), −0.0
-  # first made 0.0 (equal values). Padding rows get the largest key and sort last.
-  bits = jax.lax.bitcast_convert_type(jnp.where(x == 0, 0.0, x), jnp.uint32)
-  key = jnp.where(bits >> 31 == 1, ~bits, bits | jnp.uint32(1 << 31))
-  key = jnp.concatenate([key, jnp.full((p - n, d), 0xFFFFFFFF, jnp.uint32)])
-  row = jnp.broadcast_to(jnp.arange(p, dtype=jnp.int32)[:, None], (p, d))
-  block = 2
-  while block <= p:  # merge bitonic runs of `block` rows: ascending where row & block == 0, else descending
-    gap = block // 2
-    while gap >= 1:  # compare-exchange rows i and i + gap, i & gap == 0
-      pairs = p // (2 * gap)
-      k, r = key.reshape(pairs, 2, gap, d), row.reshape(pairs, 2, gap, d)
-      ascending = ((jnp.arange(pairs) * (2 * gap)) & block == 0)[:, None, None]
-      first_larger = (k[:, 0] > k[:, 1]) | ((k[:, 0] == k[:, 1]) & (r[:, 0] > r[:, 1]))
-      swap = first_larger == ascending
-      key = jnp.stack([jnp.where(swap, k[:, 1], k[:, 0]), jnp.where(swap, k[:, 0], k[:, 1])], 1).reshape(p, d)
-      row = jnp.stack([jnp.where(swap, r[:, 1], r[:, 0]), jnp.where(swap, r[:, 0], r[:, 1])], 1).reshape(p, d)
-      gap //= 2
-    block *= 2
-  return row[:n]
+  if n * n >= 2 ** 31:  # r·N + row would overflow int32
+    return jnp.argsort(x, axis=0, stable=True).astype(jnp.int32)
+  # float32 bits as int32 with the same order: negative values get their magnitude bits flipped. −0.0 is
+  # first made 0.0 (the same value).
+  bits = jax.lax.bitcast_convert_type(jnp.where(x == 0, 0.0, x), jnp.int32).T             # (D, N)
+  key = bits ^ ((bits >> 31) & 0x7FFFFFFF)
+  smaller = jax.vmap(functools.partial(jnp.searchsorted, side="left", method="scan_unrolled"))(
+      jnp.sort(key, axis=1), key).astype(jnp.int32)
+  return (jnp.sort(smaller * n + jnp.arange(n, dtype=jnp.int32), axis=1) % n).T
 
 
 def grow(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, prep: Prepared, config) -> TreeParams:

@@ -124,8 +124,8 @@ def test_node_whose_drawn_features_are_all_constant_still_splits():
 
 
 def test_sorted_rows_is_numpys_stable_argsort():
-  """The bitonic network against numpy's stable argsort: digits (many ties), breast_cancer, and 37 rows (not a
-  power of two) of negative values, zeros of both signs and repeats."""
+  """sorted_rows (int32 keys, ranks, one more int32 sort) against numpy's stable argsort: digits (many ties),
+  breast_cancer, and 37 rows of negative values, zeros of both signs, tiny and huge values and repeats."""
   rng = np.random.default_rng(0)
   small = rng.choice(np.float32([-3.5, -1e-30, -0.0, 0.0, 2.0, 1e30]), (37, 5))
   for x in (_table("digits")[0], _table("breast_cancer")[0], small):
