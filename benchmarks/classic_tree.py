@@ -19,10 +19,10 @@ for both (seed_min/seed_max give the spread); a tree's splits are deterministic 
 
 Run:  python benchmarks/classic_tree.py            (--repeats 5 --seeds 5)
 
-Measured 2026-11-25, 2 CPU cores, no accelerator, cores shared with other jobs (load 1.6-3.8), fit ratio
-dljax/sklearn: tree digits 1.6-2.2 (sklearn's 0.014-0.019 s varies), forest digits 1.32, breast_cancer 2.9-4.2
-(exact, sorted search) and 0.24-0.42 (hist, 32 bins), diabetes 1.44; quality diff vs sklearn: +0.013, -0.0044,
-+0.0042, +0.0042, -0.0019; prediction on 100k rows: tree 3.2-4.1x, forest 0.67-1.6x sklearn's time.
+Measured 2026-11-25 (second session), 2 CPU cores, idle, four runs: fit ratio dljax/sklearn: tree digits
+1.32-1.68, forest digits 1.24-1.33, breast_cancer 0.61-0.72 (exact: a bin per value) and 0.24-0.25 (hist, 32
+bins), diabetes 1.38-1.41; quality diff vs sklearn: +0.013, -0.0044, +0.0056, +0.0042, -0.0019; prediction
+on 100k rows from numpy: tree 0.82-1.13x (on device-resident rows 0.57-0.64x), forest 0.43-0.47x.
 The digits forest's 5-seed gap (-0.0044) is seed noise: over seeds 0-49 dljax's mean is 0.9736 ± 0.0006
 (standard error) and sklearn's 0.9730 ± 0.0007; per-tree test accuracy (400 trees) 0.7627 vs 0.7629.
 """
