@@ -5,8 +5,9 @@ the first call, which compiles, is reported as compile_s; then the median of `--
 `.block_until_ready()`, alternating with as many sklearn fits, n_jobs=1), and for digits the prediction
 time on 100,000 rows (test rows resampled) for the tree and the forest: both libraries get the same numpy
 array (dljax's time then includes JAX's copy of the 25.6 MB into a device buffer; the verdict is on this
-time), and dljax_device_predict_s is dljax's time on the rows already on the device (jax.device_put once). Depth is finite in dljax (trees
-are stored complete) and unlimited in sklearn; everything else is sklearn's default. The row
+time), and dljax_device_predict_s is dljax's time on the rows already on the device (jax.device_put once).
+Depth is finite in dljax (trees are stored complete) and unlimited in sklearn; everything else is sklearn's
+default. The row
 "forest (hist, 32 bins)" runs dljax's approximate histogram search (splitter="hist": breast_cancer's
 features have ~400 distinct values each, binned at 32 quantiles); the other rows use the default exact
 search, which has sklearn's candidates (digits: a bin per pixel value 0..16; breast_cancer: a bin per
@@ -19,8 +20,8 @@ for both (seed_min/seed_max give the spread); a tree's splits are deterministic 
 
 Run:  python benchmarks/classic_tree.py            (--repeats 5 --seeds 5)
 
-Measured 2026-11-25 (second session), 2 CPU cores, idle, the last three to five runs: fit ratio dljax/sklearn: tree digits
-1.32-1.68, forest digits 1.24-1.33, breast_cancer 0.61-0.72 (exact: a bin per value) and 0.24-0.25 (hist, 32
+Measured 2026-11-25 (second session), 2 CPU cores, idle, the last three to five runs: fit ratio
+dljax/sklearn: tree digits 1.32-1.68, forest digits 1.24-1.33, breast_cancer 0.61-0.72 (exact: a bin per value) and 0.24-0.25 (hist, 32
 bins), diabetes 1.38-1.41; quality diff vs sklearn: +0.013, -0.0044, +0.0056, +0.0042, -0.0019; prediction
 on 100k rows from numpy: tree 0.82-1.18x over eight runs (on device-resident rows 0.57-0.81x), forest
 0.43-0.47x.
@@ -128,8 +129,8 @@ def rows(repeats: int = 5, seeds: int = 5) -> list[dict]:
 def markdown(table: list[dict]) -> str:
   keys = ["learner", "dataset", "metric", "seeds", "dljax", "sklearn", "quality_diff", "dljax_seed_range",
           "sklearn_seed_range", "dljax_fit_s", "sklearn_fit_s",
-          "time_ratio", "compile_s", "dljax_predict_s", "sklearn_predict_s", "predict_ratio", "dljax_device_predict_s", "quality_ok", "fit_ok",
-          "predict_ok"]
+          "time_ratio", "compile_s", "dljax_predict_s", "sklearn_predict_s", "predict_ratio", "dljax_device_predict_s",
+          "quality_ok", "fit_ok", "predict_ok"]
   fmt = lambda v: "" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
   lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
   lines += ["| " + " | ".join(fmt(r.get(k)) for k in keys) + " |" for r in table]
