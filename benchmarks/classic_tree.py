@@ -22,8 +22,8 @@ Run:  python benchmarks/classic_tree.py            (--repeats 5 --seeds 5)
 
 Measured 2026-11-25 (second session), 2 CPU cores, idle, the last three to five runs: fit ratio
 dljax/sklearn: tree digits 1.32-1.68, forest digits 1.24-1.33, breast_cancer 0.61-0.72 (exact: a bin per
-value) and 0.24-0.25 (hist, 32 bins), diabetes 1.38-1.41; quality diff vs sklearn: +0.013, -0.0044, +0.0056, +0.0042, -0.0019; prediction
-on 100k rows from numpy: tree 0.82-1.18x over eight runs (on device-resident rows 0.57-0.81x), forest
+value) and 0.24-0.25 (hist, 32 bins), diabetes 1.38-1.41; quality diff vs sklearn: +0.013, -0.0044, +0.0056,
++0.0042, -0.0019; prediction on 100k rows from numpy: tree 0.82-1.18x over eight runs (on device-resident rows 0.57-0.81x), forest
 0.43-0.47x.
 The digits forest's 5-seed gap (-0.0044) is seed noise: over seeds 0-49 dljax's mean is 0.9736 ± 0.0006
 (standard error) and sklearn's 0.9730 ± 0.0007; per-tree test accuracy (400 trees) 0.7627 vs 0.7629.
