@@ -3,9 +3,11 @@
 Per row: test quality (accuracy, or R² for diabetes) of both on dljax's fixed splits, fit time (dljax:
 the first call, which compiles, is reported as compile_s; then the median of `--repeats` calls with
 `.block_until_ready()`, alternating with as many sklearn fits, n_jobs=1), and for digits the prediction
-time on 100,000 rows (test rows resampled) for the tree and the forest: both libraries get the same numpy
-array (dljax's time then includes JAX's copy of the 25.6 MB into a device buffer; the verdict is on this
-time), and dljax_device_predict_s is dljax's time on the rows already on the device (jax.device_put once).
+time on 100,000 rows (test rows resampled) for the tree and the forest. Both libraries get the same numpy
+array; the verdict is on dljax_predict_s, dljax's jitted predict applied to it in 4 MB row chunks
+(dljax.classic.streaming.predict_in_chunks: JAX's copy of each chunk to the device overlaps the previous
+chunk's compute). dljax_whole_predict_s is one jitted call on the whole numpy array (it includes JAX's copy
+of the 25.6 MB, unaligned so never aliased) and dljax_device_predict_s one call on rows already on the device.
 Depth is finite in dljax (trees are stored complete) and unlimited in sklearn; everything else is sklearn's
 default. The row
 "forest (hist, 32 bins)" runs dljax's approximate histogram search (splitter="hist": breast_cancer's
@@ -23,8 +25,8 @@ Run:  python benchmarks/classic_tree.py            (--repeats 5 --seeds 5)
 Measured 2026-11-25 (second session), 2 CPU cores, idle, the last three to five runs: fit ratio
 dljax/sklearn: tree digits 1.32-1.68, forest digits 1.24-1.33, breast_cancer 0.61-0.72 (exact: a bin per
 value) and 0.24-0.25 (hist, 32 bins), diabetes 1.38-1.41; quality diff vs sklearn: +0.013, -0.0044, +0.0056,
-+0.0042, -0.0019; prediction on 100k rows from numpy: tree 0.82-1.18x over eight runs (on device-resident rows 0.57-0.81x), forest
-0.43-0.47x.
++0.0042, -0.0019; prediction on 100k rows from numpy (chunked; four runs in the fourth session): tree 0.74-0.81x (one
+jitted call on the whole array: 1.01-1.59x), forest 0.47-0.63x.
 The digits forest's 5-seed gap (-0.0044) is seed noise: over seeds 0-49 dljax's mean is 0.9736 ± 0.0006
 (standard error) and sklearn's 0.9730 ± 0.0007; per-tree test accuracy (400 trees) 0.7627 vs 0.7629.
 """

@@ -31,6 +31,8 @@ then to the smallest threshold.
 Storage: a complete binary tree of depth `max_depth` in heap order (node n has children 2n+1, 2n+2), as
 fixed-shape arrays (TreeParams). A leaf above the last level is copied down its left spine (threshold
 +inf sends every row left), so `predict` walks exactly `max_depth` levels with gathers, no branching.
+On a large numpy array, `dljax.classic.streaming.predict_in_chunks(jax.jit(predict), params, x)`
+overlaps JAX's copy of the rows to the device with the walk and keeps each chunk cached through it.
 
 Growth is breadth-first, one vectorised step per level inside `lax.fori_loop`, so `fit` traces once
 whatever the depth. `prepare` sorts each column once and bins it; then one of two split searches runs:

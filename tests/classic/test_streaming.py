@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from dljax.classic import forest, tree
+from dljax.classic import tree
 from dljax.classic.streaming import predict_in_chunks
 from dljax.data.sources import load_dataset
 
@@ -37,16 +37,6 @@ def test_pytree_and_float64_rows(digits_tree):
   chunked = predict_in_chunks(both, params, x.astype(np.float64), chunk_bytes=50 * 64 * 8)
   np.testing.assert_array_equal(np.asarray(chunked["leaf"]), np.asarray(whole["leaf"]))
   np.testing.assert_allclose(np.asarray(chunked["proba"]), np.asarray(whole["proba"]))
-
-
-def test_forest_prediction_in_chunks(digits_tree):
-  _, x = digits_tree
-  d = load_dataset("digits")
-  config = forest.default_config(n_estimators=3, max_depth=5, num_classes=d.num_classes)
-  params = jax.jit(functools.partial(forest.fit, config=config))(
-      jax.random.key(1), d.train_x.reshape(len(d.train_x), -1), d.train_y)
-  np.testing.assert_array_equal(np.asarray(predict_in_chunks(jax.jit(forest.predict), params, x, 64 * 64 * 4)),
-                                np.asarray(jax.jit(forest.predict)(params, x)))
 
 
 @pytest.mark.parametrize("chunk_bytes,x,message", [(0, np.zeros((3, 2)), "positive number of bytes"),
