@@ -27,6 +27,8 @@ dljax/sklearn: tree digits 1.32-1.68, forest digits 1.24-1.33, breast_cancer 0.6
 value) and 0.24-0.25 (hist, 32 bins), diabetes 1.38-1.41; quality diff vs sklearn: +0.013, -0.0044, +0.0056,
 +0.0042, -0.0019; prediction on 100k rows from numpy (chunked; four runs in the fourth session): tree 0.74-0.81x (one
 jitted call on the whole array: 1.01-1.59x), forest 0.47-0.63x.
+Re-measured 2026-12-02 on a fresh machine (scikit-learn 1.9.1), two runs: tree fit 1.42-1.53x, digits forest
+1.24-1.39x, breast_cancer 0.61 / 0.27 (hist), diabetes 1.37x; prediction (chunked) tree 0.83-0.89x, forest 0.59-0.64x.
 The digits forest's 5-seed gap (-0.0044) is seed noise: over seeds 0-49 dljax's mean is 0.9736 ± 0.0006
 (standard error) and sklearn's 0.9730 ± 0.0007; per-tree test accuracy (400 trees) 0.7627 vs 0.7629.
 """

@@ -5,6 +5,8 @@ Sources:
   fashion_mnist   Fashion-MNIST 60,000 / 10,000 from Debian's dataset-fashion-mnist, else TFDS's catalog
   iris, wine, breast_cancer, diabetes   scikit-learn's tables, unscaled (builders/sklearn_tables.py);
                   diabetes is regression
+  sunspots        yearly sunspot numbers (statsmodels): 20 past years -> the next, split by time at 1950;
+                  regression (builders/sunspots.py)
   npz:PATH        a .npz holding x_train, y_train, x_test, y_test (used as given: cast, never rescaled)
   tfds:NAME       a TFDS catalog dataset (NAME may carry a config/version, e.g. tfds:mnist:3.0.1)
 
@@ -29,7 +31,8 @@ from dljax.errors import UserError
 
 _BUILDERS = {"digits": builders.DljaxDigits, "fashion_mnist": builders.DljaxFashionMnist,
              "iris": builders.DljaxIris, "wine": builders.DljaxWine,
-             "breast_cancer": builders.DljaxBreastCancer, "diabetes": builders.DljaxDiabetes}
+             "breast_cancer": builders.DljaxBreastCancer, "diabetes": builders.DljaxDiabetes,
+             "sunspots": builders.DljaxSunspots}
 SOURCE_FORMS = ", ".join(_BUILDERS) + ", npz:PATH or tfds:NAME"
 _NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _TF_HINT = "pip install 'dljax[tf]' and network access"

@@ -2,5 +2,6 @@
 
 from dljax.nn.cnn import CNN
 from dljax.nn.mlp import MLP, LogisticRegression
+from dljax.nn.rnn import RecurrentNet
 
-MODELS = {"logreg": LogisticRegression, "mlp": MLP, "cnn": CNN}
+MODELS = {"logreg": LogisticRegression, "mlp": MLP, "cnn": CNN, "rnn": RecurrentNet}

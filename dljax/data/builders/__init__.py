@@ -14,5 +14,7 @@ each builder under its `name` (so `tfds.builder("dljax_digits")` works too). Eve
 from dljax.data.builders.digits import DljaxDigits
 from dljax.data.builders.fashion_mnist import DljaxFashionMnist
 from dljax.data.builders.sklearn_tables import DljaxBreastCancer, DljaxDiabetes, DljaxIris, DljaxWine
+from dljax.data.builders.sunspots import DljaxSunspots
 
-__all__ = ["DljaxBreastCancer", "DljaxDiabetes", "DljaxDigits", "DljaxFashionMnist", "DljaxIris", "DljaxWine"]
+__all__ = ["DljaxBreastCancer", "DljaxDiabetes", "DljaxDigits", "DljaxFashionMnist", "DljaxIris", "DljaxSunspots",
+           "DljaxWine"]
