@@ -83,6 +83,24 @@ def test_sklearn_tables_are_sklearns_split_unscaled(name, num_classes, train_row
   assert data.train_y.dtype == (np.float32 if num_classes is None else np.int32)
 
 
+def test_sunspots_are_statsmodels_series_in_windows_split_by_year():
+  """Checked against the CSV statsmodels ships, read here with plain numpy (not through dljax)."""
+  import statsmodels.datasets.sunspots as sm_sunspots
+  csv = os.path.join(os.path.dirname(sm_sunspots.__file__), "sunspots.csv")
+  years, values = np.loadtxt(csv, delimiter=",", skiprows=1, unpack=True)
+  assert years[0] == 1700 and years[-1] == 2008
+  data = sources.load_dataset("sunspots")
+  assert (data.num_classes, data.train_x.shape, data.test_x.shape) == (None, (230, 20), (59, 20))
+  # Row i of train predicts year 1720 + i from the 20 years before it; test starts at 1950.
+  for split_x, split_y, first_year in ((data.train_x, data.train_y, 1720), (data.test_x, data.test_y, 1950)):
+    for i in (0, 7, len(split_x) - 1):
+      t = int(np.flatnonzero(years == first_year + i)[0])
+      np.testing.assert_allclose(split_x[i], values[t - 20:t] / 100, rtol=1e-6)
+      np.testing.assert_allclose(split_y[i], values[t] / 100, rtol=1e-6)
+  assert data.test_y.max() == np.float32(1.902)  # 1957, above every training target
+  assert data.train_y.max() < 1.6
+
+
 def test_max_rows_take_the_first_rows():
   full = sources.load_dataset("digits")
   small = sources.load_dataset("digits", max_train=7, max_test=3)
