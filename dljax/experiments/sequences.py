@@ -3,15 +3,21 @@
 The split is by time (targets 1720-1949 train, 1950-2008 test; dljax/data/builders/sunspots.py), so the test
 is forecasting one step ahead into decades the model never saw, including the record cycle of 1957. The
 baseline is the autoregressive least-squares fit on the same windows (`sunspots_linear`, AR(20)).
+
+Hyper-parameters were chosen on a validation split of the training years only (train 1720-1909, validate
+1910-1949; `dljax sweep` over hidden 16/32/64 x 100/300 epochs x dropout 0/0.2, then the weight init per cell,
+3 seeds): 16 units, 300 epochs, no dropout; PyTorch's uniform init for the Elman RNN and the LSTM (validation
+R² 0.894 / 0.902 against 0.880 / 0.897 with LeCun + orthogonal), LeCun + orthogonal for the GRU (0.908 against
+0.896). The test years were scored after that choice.
 """
 
 from dljax.experiments._base import classic_config, supervised_config
 from dljax.registry import register
 
 
-def _recurrent(cell: str):
-  c = supervised_config(source="sunspots", model={"name": "rnn", "cell": cell, "hidden": 16, "num_layers": 1,
-                                                  "dropout": 0.0},
+def _recurrent(cell: str, weight_init: str):
+  model = {"name": "rnn", "cell": cell, "hidden": 16, "num_layers": 1, "dropout": 0.0, "weight_init": weight_init}
+  c = supervised_config(source="sunspots", model=model,
                         batch_size=32, num_epochs=300, learning_rate=3e-3, schedule="cosine")
   c.eval_batch_size = 64
   c.log_every_steps = 100
@@ -21,22 +27,27 @@ def _recurrent(cell: str):
 @register("sunspots_lstm", kind="supervised", dataset="sunspots",
           description="LSTM (16 units) on 20-year windows of sunspot numbers, one step ahead, Adam + cosine")
 def sunspots_lstm():
-  """One LSTM layer of 16 units reads 20 years; a linear head predicts the next year (scaled by 1/100).
+  """One LSTM layer of 16 units (PyTorch's uniform init) reads 20 years; a linear head predicts the next year
+  (scaled by 1/100).
 
   Run: dljax run sunspots_lstm --workdir /tmp/sunspots_lstm
-  Result: see the README's sequence table (measured on this machine).
+  Result: test R² 0.8954 (mse 0.0281), 2,100 steps, 17.6 s wall; 5 seeds (`dljax sweep sunspots_lstm --seeds 5`):
+  0.8863 ± 0.0136, PyTorch's nn.LSTM with the same recipe 0.8833 ± 0.0071, AR(20) 0.8582 (2 CPU cores,
+  2026-12-02, two runs sharing them).
   """
-  return _recurrent("lstm")
+  return _recurrent("lstm", "uniform")
 
 
 @register("sunspots_gru", kind="supervised", dataset="sunspots",
           description="GRU (16 units) on 20-year windows of sunspot numbers, one step ahead, Adam + cosine")
 def sunspots_gru():
-  """One GRU layer of 16 units, otherwise as sunspots_lstm.
+  """One GRU layer of 16 units, LeCun-normal input and orthogonal recurrent weights, otherwise as sunspots_lstm.
 
   Run: dljax run sunspots_gru --workdir /tmp/sunspots_gru
+  Result: test R² 0.8840 (mse 0.0311), 16.9 s wall; 5 seeds: 0.8936 ± 0.0111, PyTorch's nn.GRU 0.8813 ± 0.0132
+  (2026-12-02).
   """
-  return _recurrent("gru")
+  return _recurrent("gru", "lecun")
 
 
 @register("sunspots_rnn", kind="supervised", dataset="sunspots",
@@ -45,8 +56,10 @@ def sunspots_rnn():
   """One Elman (tanh) layer of 16 units, otherwise as sunspots_lstm.
 
   Run: dljax run sunspots_rnn --workdir /tmp/sunspots_rnn
+  Result: test R² 0.8749 (mse 0.0336), 13.9 s wall; 5 seeds: 0.8722 ± 0.0089, PyTorch's nn.RNN 0.8763 ± 0.0087
+  (2026-12-02).
   """
-  return _recurrent("rnn")
+  return _recurrent("rnn", "uniform")
 
 
 @register("sunspots_linear", kind="supervised", dataset="sunspots",
@@ -55,5 +68,6 @@ def sunspots_linear():
   """Ordinary least squares of the next year on the 20 previous ones (an AR(20) model, fitted exactly).
 
   Run: dljax run sunspots_linear --workdir /tmp/sunspots_linear
+  Result: test R² 0.8582 (mse 0.0381), equal to scikit-learn's LinearRegression on the same windows; 7.5 s wall.
   """
   return classic_config(source="sunspots", learner="linear", model={"alpha": 0.0}, standardize=False)

@@ -15,6 +15,8 @@ The input projections W_ih x_t of all time steps are one matmul before the scan 
 h); only W_hh h_{t-1} and the gates run inside `nn.scan`, which compiles the step once for any T.
 """
 
+from typing import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -70,29 +72,54 @@ class _Recurrence(nn.Module):
   """W_hh h_{t-1} + b_hh and the cell's update, for one time step (scanned over time)."""
   cell: str
   hidden: int
+  kernel_init: Callable
+  bias_init: Callable
 
   @nn.compact
   def __call__(self, carry, x_proj):
     h = carry[1] if self.cell == "lstm" else carry
-    h_proj = nn.Dense(GATES[self.cell] * self.hidden, kernel_init=nn.initializers.orthogonal(), name="hh")(h)
+    h_proj = nn.Dense(GATES[self.cell] * self.hidden, kernel_init=self.kernel_init, bias_init=self.bias_init,
+                      name="hh")(h)
     return UPDATES[self.cell](carry, x_proj, h_proj)
+
+
+def initializers(weight_init: str, cell: str, hidden: int) -> dict:
+  """Kernel and bias initialisers of W_ih, W_hh (and b_ih, b_hh) for `weight_init`:
+
+  "lecun": LeCun-normal W_ih, orthogonal W_hh (Saxe et al. 2014), zero biases but the LSTM forget gate's 1
+           (Jozefowicz et al. 2015) -- flax's and Keras' recurrent defaults;
+  "uniform": every weight and bias ~ U(-1/sqrt(hidden), 1/sqrt(hidden)), PyTorch's nn.RNN/LSTM/GRU default.
+  """
+  if weight_init == "uniform":
+    bound = hidden ** -0.5
+    u = lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)
+    return dict(ih_kernel=u, ih_bias=u, hh_kernel=u, hh_bias=u)
+  if weight_init == "lecun":
+    bias = _forget_bias_one(hidden) if cell == "lstm" else nn.initializers.zeros
+    return dict(ih_kernel=nn.initializers.lecun_normal(), ih_bias=bias, hh_kernel=nn.initializers.orthogonal(),
+                hh_bias=nn.initializers.zeros)
+  raise ValueError(f"weight_init={weight_init!r}: choose lecun or uniform")
 
 
 class RecurrentLayer(nn.Module):
   """One recurrent layer over (batch, time, features) -> all hidden states (batch, time, hidden)."""
   cell: str
   hidden: int
+  weight_init: str = "lecun"
 
   @nn.compact
   def __call__(self, x):
     if self.cell not in GATES:
       raise ValueError(f"cell={self.cell!r}: choose one of {', '.join(GATES)}")
-    bias_init = _forget_bias_one(self.hidden) if self.cell == "lstm" else nn.initializers.zeros
-    x_proj = nn.Dense(GATES[self.cell] * self.hidden, bias_init=bias_init, name="ih")(x)
+    inits = initializers(self.weight_init, self.cell, self.hidden)
+    x_proj = nn.Dense(GATES[self.cell] * self.hidden, kernel_init=inits["ih_kernel"], bias_init=inits["ih_bias"],
+                      name="ih")(x)
     scan = nn.scan(_Recurrence, variable_broadcast="params", split_rngs={"params": False},
                    in_axes=1, out_axes=1)
     carry = initial_carry(self.cell, x.shape[0], self.hidden, x_proj.dtype)
-    _, hs = scan(cell=self.cell, hidden=self.hidden, name="recurrence")(carry, x_proj)
+    recurrence = scan(cell=self.cell, hidden=self.hidden, kernel_init=inits["hh_kernel"], bias_init=inits["hh_bias"],
+                      name="recurrence")
+    _, hs = recurrence(carry, x_proj)
     return hs
 
 
@@ -107,6 +134,7 @@ class RecurrentNet(nn.Module):
   hidden: int = 64
   num_layers: int = 1
   dropout: float = 0.0
+  weight_init: str = "lecun"   # or "uniform" (PyTorch's default); see `initializers`
 
   @nn.compact
   def __call__(self, x, *, train: bool = False):
@@ -115,8 +143,11 @@ class RecurrentNet(nn.Module):
     for layer in range(self.num_layers):
       if layer and self.dropout > 0:
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
-      x = RecurrentLayer(self.cell, self.hidden, name=f"layer_{layer}")(x)
+      x = RecurrentLayer(self.cell, self.hidden, self.weight_init, name=f"layer_{layer}")(x)
     last = x[:, -1]
     if self.dropout > 0:
       last = nn.Dropout(self.dropout, deterministic=not train)(last)
+    if self.weight_init == "uniform":  # nn.Linear's default: U(±1/sqrt(fan_in)) for weight and bias
+      u = initializers("uniform", self.cell, self.hidden)["ih_kernel"]
+      return nn.Dense(self.num_outputs, kernel_init=u, bias_init=u, name="head")(last)
     return nn.Dense(self.num_outputs, name="head")(last)

@@ -83,3 +83,14 @@ def test_gradients_flow_to_every_weight_through_time():
 def test_unknown_cell_names_the_choices():
   with pytest.raises(ValueError, match="rnn, lstm, gru"):
     _init(rnn.RecurrentNet(num_outputs=1, cell="transformer"), jnp.ones((1, 3, 1)))
+
+
+def test_uniform_init_is_pytorchs_bound_and_lecun_keeps_the_forget_bias():
+  x = jnp.ones((2, 6, 3))
+  for cell in rnn.GATES:
+    params = _init(rnn.RecurrentNet(num_outputs=1, cell=cell, hidden=16, weight_init="uniform"), x)
+    leaves = jax.tree.leaves(params)
+    assert all(np.abs(np.asarray(v)).max() <= 0.25 for v in leaves)  # U(±1/sqrt(16))
+    assert all(np.std(np.asarray(v)) > 0.25 / 3 for v in leaves if v.size >= 16)  # uniform std: 0.25/sqrt(3)
+  with pytest.raises(ValueError, match="lecun or uniform"):
+    _init(rnn.RecurrentNet(num_outputs=1, weight_init="xavier"), x)
