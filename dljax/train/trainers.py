@@ -141,7 +141,10 @@ class SupervisedTrainer(Trainer):
       return TrainState(step=jnp.int32(0), params=params,
                         batch_stats=variables.get("batch_stats", {}), opt_state=self.tx.init(params))
 
-    abstract = jax.eval_shape(init)
+    try:
+      abstract = jax.eval_shape(init)
+    except ValueError as e:  # a module's own check of its fields (unknown cell, pool, activation, ...)
+      raise UserError(f"--config.model: {e}") from None
     self.state_sharding = jax.tree.map(lambda _: parallel.replicated(self.mesh), abstract)
     state = jax.jit(init, out_shardings=self.state_sharding)()
     cfg = self.config.data
