@@ -12,7 +12,7 @@ TORCH_LAYERS = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 
 
 def _init(model, x, seed=0):
-  return model.init(jax.random.key(seed), x)["params"]
+  return jax.jit(model.init)(jax.random.key(seed), x)["params"]
 
 
 def _torch_layers(params, cell, input_size, hidden, num_layers):
@@ -75,7 +75,7 @@ def test_gradients_flow_to_every_weight_through_time():
   for cell in rnn.GATES:
     model = rnn.RecurrentNet(num_outputs=1, cell=cell, hidden=5, num_layers=2)
     params = _init(model, x)
-    grads = jax.grad(lambda p: jnp.sum(model.apply({"params": p}, x) ** 2))(params)
+    grads = jax.jit(jax.grad(lambda p: jnp.sum(model.apply({"params": p}, x) ** 2)))(params)
     for path, g in jax.tree_util.tree_flatten_with_path(grads)[0]:
       assert np.all(np.isfinite(g)) and np.abs(g).max() > 0, (cell, path)
 
