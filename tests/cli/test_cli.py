@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from dljax import registry
+from dljax.data import sources
 from tests.conftest import run_cli
 
 TINY = ["--config.num_train_steps=2", "--config.data.max_train=64", "--config.data.max_test=40",
@@ -74,6 +75,8 @@ def test_run_then_plot(tmp_path):
     (["frobnicate"], ["frobnicate"]),
 ])
 def test_bad_arguments(tmp_path, args, needles):
+  for source in ("digits", "sunspots"):  # prepared first: a first preparation prints progress on stderr
+    sources.load_dataset(source)
   args = [str(tmp_path / "W") if a == "W" else a for a in args]
   assert_one_line_error(run_cli(*args), *needles)
   assert not (tmp_path / "W").exists()  # nothing written for bad input
