@@ -16,8 +16,8 @@ USAGE = """dljax list
        dljax run NAME --workdir DIR [--vmap_seeds 0,1,2] [--config.KEY=VALUE ...]
        dljax eval NAME --workdir DIR [--config.KEY=VALUE ...]
        dljax plot DIR [DIR ...] --out FILE.png
-       dljax sweep NAME --workdir DIR [--grid KEY=V1,V2 ...] [--seeds N] [--parallel N] [--dry-run]
-                   [--vmap-seeds] [--deterministic] [--sweep_file FILE.json] [--config.KEY=VALUE ...]
+       dljax sweep NAME --workdir DIR [--grid KEY=V1,V2 ...] [--seeds N] [--parallel N] [--dry_run]
+                   [--vmap_seeds] [--deterministic] [--sweep_file FILE.json] [--config.KEY=VALUE ...]
        dljax report DIR [--x KEY]
   run/eval multi-process: [--coordinator HOST:PORT --num_processes N --process_id I] [--init_timeout S]"""
 
@@ -60,11 +60,11 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-  from dljax import registry
+  from dljax import config as config_lib, registry
   config = _config(args.name, args.overrides)
   print(registry.get(args.name).doc.strip())
   print()
-  print(config)
+  print(config_lib.format_config(config))
   return 0
 
 
@@ -82,7 +82,13 @@ def _summary_line(summary: dict, workdir: str) -> str:
           f"{os.path.join(workdir, 'summary.json')}")
 
 
+def _resolve(path: str) -> str:
+  from dljax.train import workdir as workdir_lib
+  return workdir_lib.resolve(path)
+
+
 def cmd_run(args) -> int:
+  args.workdir = _resolve(args.workdir)
   config = _config(args.name, args.overrides)
   seeds = None
   if args.vmap_seeds:
@@ -106,6 +112,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_eval(args) -> int:
+  args.workdir = _resolve(args.workdir)
   config = _config(args.name, args.overrides)
   _join_job(args)
   from dljax.train import loop
@@ -115,13 +122,14 @@ def cmd_eval(args) -> int:
 
 def cmd_plot(args) -> int:
   from dljax import plot
-  plot.plot_runs(args.dirs, args.out)
+  plot.plot_runs([_resolve(d) for d in args.dirs], _resolve(args.out))
   print(f"wrote {args.out}")
   return 0
 
 
 def cmd_sweep(args) -> int:
   from dljax.launch import sweep
+  args.workdir = _resolve(args.workdir)
   name, grid, seeds, overrides = args.name, list(args.grid), args.seeds, list(args.overrides)
   if args.sweep_file:
     spec = sweep.load_sweep_file(args.sweep_file)
@@ -145,7 +153,7 @@ def cmd_sweep(args) -> int:
 
 def cmd_report(args) -> int:
   from dljax.launch import report
-  result = report.report(args.dir, x_key=args.x)
+  result = report.report(_resolve(args.dir), x_key=args.x)
   print(f"{len(result['rows'])} settings; wrote " + ", ".join(result["files"]))
   return 0
 
@@ -187,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--grid", action="append", default=[], help="KEY=V1,V2,... (repeat for more keys)")
   p.add_argument("--seeds", type=_int_arg, default=None, help="runs per setting, seeds 0..N-1 (default 1)")
   p.add_argument("--parallel", type=_int_arg, default=1, help="local processes at a time")
-  p.add_argument("--dry-run", dest="dry_run", action="store_true", help="print the commands, run nothing")
-  p.add_argument("--vmap-seeds", dest="vmap_seeds", action="store_true",
+  p.add_argument("--dry_run", action="store_true", help="print the commands, run nothing")
+  p.add_argument("--vmap_seeds", action="store_true",
                  help="all seeds of a setting vmapped in one compiled program (supervised experiments)")
   p.add_argument("--deterministic", action="store_true", help="XLA_FLAGS=--xla_gpu_deterministic_ops=true")
   p.add_argument("--sweep_file", help='JSON: {"experiment", "grid": {KEY: [V, ...]}, "seeds", "overrides"}')

@@ -3,7 +3,7 @@
 localhost; CPU processes exchange collectives through gloo).
 
   python launch/local.py --num_processes 2 -- run digits_mlp --workdir runs/mlp2 --config.batch_size=64
-  python launch/local.py --num_processes 2 --dry-run -- run digits_mlp --workdir runs/mlp2   # print only
+  python launch/local.py --num_processes 2 --dry_run -- run digits_mlp --workdir runs/mlp2   # print only
 
 Each process gets one CPU device unless XLA_FLAGS says otherwise; process 0 serves the coordinator on
 localhost:--port and alone writes the workdir's metrics; orbax writes the checkpoints collectively.
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
   parser.add_argument("--port", type=int, default=12355)
   parser.add_argument("--init_timeout", type=int, default=60, help="seconds a process waits for the others")
   parser.add_argument("--deterministic", action="store_true", help="XLA_FLAGS += --xla_gpu_deterministic_ops=true")
-  parser.add_argument("--dry-run", dest="dry_run", action="store_true", help="print the commands, run nothing")
+  parser.add_argument("--dry_run", action="store_true", help="print the commands, run nothing")
   args = parser.parse_args(options)
   commands = clusters.local_commands(args.num_processes, args.port, dljax_args, init_timeout=args.init_timeout)
   env = dict(os.environ)

@@ -3,10 +3,10 @@
 the tasks and dljax joins them into one jax job from SLURM's environment (no addresses to pass).
 
   python launch/slurm.py --nodes 2 --gpus_per_node 8 -- run fashion_mnist_cnn --workdir /shared/runs/fm
-  python launch/slurm.py --nodes 2 --gpus_per_node 8 --dry-run -- run fashion_mnist_cnn --workdir /shared/runs/fm
+  python launch/slurm.py --nodes 2 --gpus_per_node 8 --dry_run -- run fashion_mnist_cnn --workdir /shared/runs/fm
 
 The workdir must be on a filesystem every node sees (orbax writes checkpoints from all processes).
---dry-run prints the script (stdout; `sbatch` would read it on stdin); otherwise the script goes to `sbatch` on stdin.
+--dry_run prints the script (stdout; `sbatch` would read it on stdin); otherwise the script goes to `sbatch` on stdin.
 """
 
 import shlex
@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
   parser.add_argument("--python", default="python3", help="the interpreter on the nodes")
   parser.add_argument("--setup", help="a shell line run before srun, e.g. 'source ~/venv/bin/activate'")
   parser.add_argument("--deterministic", action="store_true", help="XLA_FLAGS += --xla_gpu_deterministic_ops=true")
-  parser.add_argument("--dry-run", dest="dry_run", action="store_true", help="print the script, submit nothing")
+  parser.add_argument("--dry_run", action="store_true", help="print the script, submit nothing")
   args = parser.parse_args(options)
   script = clusters.slurm_script(dljax_args, nodes=args.nodes, gpus_per_node=args.gpus_per_node, time=args.time,
                                  job_name=args.job_name, partition=args.partition, cpus_per_task=args.cpus_per_task,
@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
     return subprocess.run(["sbatch"], input=script, text=True).returncode
   except FileNotFoundError:
     print("launch/slurm.py: error: sbatch not found: run this on a SLURM login node "
-          f"(or use --dry-run to see the script); it would submit:\n{shlex.quote(script)}", file=sys.stderr)
+          f"(or use --dry_run to see the script); it would submit:\n{shlex.quote(script)}", file=sys.stderr)
     return 2
 
 

@@ -3,7 +3,7 @@
 `gcloud compute tpus tpu-vm ssh NAME --worker=all`; jax joins the workers from the slice's metadata.
 
   python launch/tpu_vm.py --tpu my-v4-32 --zone us-central2-b -- run fashion_mnist_cnn --workdir gs://bucket/fm
-  python launch/tpu_vm.py --tpu my-v4-32 --zone us-central2-b --dry-run -- run fashion_mnist_cnn --workdir /tmp/fm
+  python launch/tpu_vm.py --tpu my-v4-32 --zone us-central2-b --dry_run -- run fashion_mnist_cnn --workdir /tmp/fm
 
 Each worker needs the project checked out and installed in --directory (e.g. a first call with
 `--command 'git clone ... && pip install -e ...'` through gcloud); the workdir should be shared (gs://).
@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
   parser.add_argument("--directory", default="~/dljax", help="the checkout on every worker")
   parser.add_argument("--python", default="python3")
   parser.add_argument("--deterministic", action="store_true", help="XLA_FLAGS += --xla_gpu_deterministic_ops=true")
-  parser.add_argument("--dry-run", dest="dry_run", action="store_true", help="print the gcloud command, run nothing")
+  parser.add_argument("--dry_run", action="store_true", help="print the gcloud command, run nothing")
   args = parser.parse_args(options)
   command = clusters.tpu_vm_command(dljax_args, tpu=args.tpu, zone=args.zone, project=args.project,
                                     directory=args.directory, python=args.python, deterministic=args.deterministic)
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
     return subprocess.run(command).returncode
   except FileNotFoundError:
     print("launch/tpu_vm.py: error: gcloud not found: install the Google Cloud CLI "
-          "(or use --dry-run to see the command)", file=sys.stderr)
+          "(or use --dry_run to see the command)", file=sys.stderr)
     return 2
 
 

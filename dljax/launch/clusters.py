@@ -1,7 +1,7 @@
 """Launch commands for one `dljax` job on several processes: on this machine, on a SLURM cluster
 (one task per node, GPUs per node as a parameter) and on a Cloud TPU VM slice (every worker through
 `gcloud compute tpus tpu-vm ssh --worker=all`). The scripts in the top-level launch/ directory are thin
-wrappers of these functions; each has `--dry-run`, which prints exactly what it would run.
+wrappers of these functions; each has `--dry_run`, which prints exactly what it would run.
 
 How the processes find each other: locally each gets --coordinator/--num_processes/--process_id;
 under SLURM every task reads SLURM_* (dljax.parallel detects a step of more than one task); on a TPU
@@ -13,6 +13,7 @@ import sys
 
 from dljax.errors import UserError
 from dljax.launch.sweep import DETERMINISTIC_XLA_FLAG
+from dljax.train.workdir import resolve
 
 
 def _check_dljax_args(args: list[str]) -> None:
@@ -20,6 +21,18 @@ def _check_dljax_args(args: list[str]) -> None:
     raise UserError("give the dljax command after `--`, e.g. -- run digits_mlp --workdir runs/x")
   if any(a.startswith(("--coordinator", "--num_processes", "--process_id")) for a in args):
     raise UserError("the launcher sets --coordinator, --num_processes and --process_id itself; drop them")
+
+
+def absolute_workdir(args: list[str]) -> list[str]:
+  """`args` with its --workdir made absolute here, so every process (and a SLURM job started from
+  another directory) writes to the same place."""
+  out = list(args)
+  for i, arg in enumerate(out):
+    if arg == "--workdir" and i + 1 < len(out):
+      out[i + 1] = resolve(out[i + 1])
+    elif arg.startswith("--workdir="):
+      out[i] = "--workdir=" + resolve(arg[len("--workdir="):])
+  return out
 
 
 def _positive(value: int, flag: str) -> None:
@@ -42,6 +55,7 @@ def local_commands(num_processes: int, port: int, dljax_args: list[str], *, pyth
     raise UserError(f"--port={port}: give a TCP port in 1..65535")
   if dljax_args[0] == "sweep":
     raise UserError("the local multi-process launcher runs one job (run or eval); a sweep launches its own processes")
+  dljax_args = absolute_workdir(dljax_args)
   return [[python, "-m", "dljax.cli", *dljax_args, "--coordinator", f"localhost:{port}",
            "--num_processes", str(num_processes), "--process_id", str(i), "--init_timeout", str(init_timeout)]
           for i in range(num_processes)]
@@ -56,6 +70,7 @@ def slurm_script(dljax_args: list[str], *, nodes: int, gpus_per_node: int, time:
   if gpus_per_node < 0:
     raise UserError(f"--gpus_per_node={gpus_per_node}: give 0 (CPU nodes) or more")
   _check_dljax_args(dljax_args)
+  dljax_args = absolute_workdir(dljax_args)
   lines = ["#!/bin/bash", f"#SBATCH --job-name={job_name}", f"#SBATCH --nodes={nodes}",
            "#SBATCH --ntasks-per-node=1", f"#SBATCH --time={time}", f"#SBATCH --output={job_name}-%j.out"]
   if gpus_per_node:

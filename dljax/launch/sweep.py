@@ -251,8 +251,8 @@ def plan(spec: SweepSpec, root: str, *, vmap_seeds: bool = False) -> tuple[list[
   """(jobs to launch, finished runs skipped). Finished runs are checked against this sweep's config."""
   runs = expand(spec, root)
   if vmap_seeds and registry.get_config(spec.experiment).trainer != "supervised":
-    raise UserError(f"--vmap-seeds: {spec.experiment} is not a supervised gradient-trained experiment; "
-                    "run its seeds as separate processes (drop --vmap-seeds)")
+    raise UserError(f"--vmap_seeds: {spec.experiment} is not a supervised gradient-trained experiment; "
+                    "run its seeds as separate processes (drop --vmap_seeds)")
   finished = [r for r in runs if run_status(r.workdir) == "done"]
   for r in finished:
     check_finished_matches(spec, r)

@@ -89,6 +89,10 @@ class CNN(nn.Module):
     pool = POOLS[self.pool]
     if x.ndim == 3:  # (N, H, W) grey images: add the channel axis.
       x = x[..., None]
+    if 2 ** len(self.conv_features) > min(x.shape[1:3]):  # each block halves H and W (floor)
+      raise ValueError(f"conv_features={tuple(self.conv_features)} pools {len(self.conv_features)} times, but "
+                       f"{x.shape[1]}x{x.shape[2]} images allow at most {int(min(x.shape[1:3])).bit_length() - 1} "
+                       "blocks; use fewer conv_features")
     for i, features in enumerate(self.conv_features):
       x = nn.Conv(features, (3, 3), padding="SAME", use_bias=not self.batch_norm, name=f"conv_{i}")(x)
       if self.batch_norm:

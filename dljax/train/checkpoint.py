@@ -18,11 +18,12 @@ def abstract_like(state):
 
 class Checkpointer:
 
-  def __init__(self, directory: str, max_to_keep: int = 3):
-    self.directory = directory
+  def __init__(self, directory: str, max_to_keep: int = 3, *, read_only: bool = False):
+    """`read_only` (`dljax eval`): nothing is created, saved or moved; an unreadable checkpoint is skipped."""
+    self.directory, self.read_only = directory, read_only
     self._manager = ocp.CheckpointManager(
         directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=not read_only, read_only=read_only,
                                              enable_async_checkpointing=False))
 
   def all_steps(self) -> list[int]:
@@ -48,6 +49,10 @@ class Checkpointer:
         return step, restored["state"], restored["host"]
       except Exception as e:  # orbax raises many types for a bad checkpoint; all mean "unreadable"
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if self.read_only:
+          print(f"warning: checkpoint {step} in {self.directory} is unreadable ({message[:200]}); "
+                "trying an older one (left in place: read-only)", file=sys.stderr, flush=True)
+          continue
         aside = self._move_aside(step)
         print(f"warning: checkpoint {step} in {self.directory} is unreadable ({message[:200]}); "
               f"moved to {aside}, falling back to an older one", file=sys.stderr, flush=True)

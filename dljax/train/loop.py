@@ -14,6 +14,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from dljax import config as config_lib
 from dljax import parallel
 from dljax.errors import UserError
 from dljax.train import checkpoint as ckpt_lib
@@ -58,7 +59,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, stop_
 
   Raises UserError for anything the user can fix (bad data, workdir in use, non-finite loss).
   """
+  config_lib.validate(config)
   parallel.maybe_initialize_distributed()
+  workdir = workdir_lib.resolve(workdir)
   created = not os.path.exists(workdir)
   os.makedirs(workdir, exist_ok=True)
   try:
@@ -169,13 +172,17 @@ def _train_locked(config, workdir: str, stop_at_step: int | None) -> dict:
 
 def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
   """Evaluates the newest checkpoint in `workdir` (read-only: nothing is written)."""
+  config_lib.validate(config)
+  workdir = workdir_lib.resolve(workdir)
   directory = os.path.join(workdir, "checkpoints")
   if not os.path.isdir(directory):
     raise UserError(f"no checkpoints in {workdir}: run `dljax run {config.experiment} --workdir {workdir}` first")
   mesh = parallel.make_mesh()
   trainer = trainers_lib.make_trainer(config, mesh, jax.random.key(config.seed))
   state = trainer.init_state()
-  restored = ckpt_lib.Checkpointer(directory, config.keep_checkpoints).restore_latest(ckpt_lib.abstract_like(state))
+  checkpointer = ckpt_lib.Checkpointer(directory, config.keep_checkpoints, read_only=True)
+  restored = checkpointer.restore_latest(ckpt_lib.abstract_like(state))
+  checkpointer.close()
   if restored is None:
     raise UserError(f"no checkpoints in {workdir}: run `dljax run {config.experiment} --workdir {workdir}` first")
   return trainer.evaluate(restored[1])

@@ -6,6 +6,10 @@ import optax
 from dljax.errors import UserError
 
 
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "warmup_cosine")
+
+
 def make_schedule(cfg: ml_collections.ConfigDict, total_steps: int):
   lr = cfg.learning_rate
   if cfg.schedule == "constant":

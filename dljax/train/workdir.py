@@ -16,6 +16,14 @@ PACKAGES = ("dljax", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "grai
             "numpy", "ml-collections", "scikit-learn")
 
 
+def resolve(path: str) -> str:
+  """`path` made absolute against the current directory (orbax refuses relative checkpoint paths, and a
+  subprocess may run elsewhere); `~` is expanded; URLs such as gs://bucket/run are kept as given."""
+  if "://" in path:
+    return path
+  return os.path.abspath(os.path.expanduser(path))
+
+
 class WorkdirLock:
   """flock on WORKDIR/.lock: held while a run lives, released by the kernel when its process dies,
   so a lock left behind by a killed run never blocks the next one. In a multi-process job only

@@ -153,3 +153,19 @@ def test_plot_without_metrics(tmp_path):
 def test_unknown_tfds_dataset(tmp_path):
   result = run_cli("run", "digits_mlp", "--workdir", str(tmp_path / "W"), "--config.data.source=tfds:mnistt", *TINY)
   assert_one_line_error(result, "mnistt")
+
+
+def test_eval_writes_nothing_even_with_a_corrupt_checkpoint(tmp_path):
+  workdir = tmp_path / "W"
+  assert run_cli("run", "digits_logreg", "--workdir", str(workdir), *TINY).returncode == 0
+  good = run_cli("eval", "digits_logreg", "--workdir", str(workdir), *TINY)
+  assert good.returncode == 0, good.stderr[-2000:]
+  for root, _, files in os.walk(workdir / "checkpoints" / "2"):
+    for f in files:
+      open(os.path.join(root, f), "wb").close()
+  before = _tree(workdir)
+  result = run_cli("eval", "digits_logreg", "--workdir", str(workdir), *TINY)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "checkpoint 2" in result.stderr and "read-only" in result.stderr
+  assert _tree(workdir) == before  # nothing moved aside, nothing written
+  assert '"accuracy"' in result.stdout

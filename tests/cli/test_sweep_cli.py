@@ -16,7 +16,7 @@ TINY = ["--config.num_train_steps=2", "--config.data.max_train=64", "--config.da
 
 def test_dry_run_prints_the_run_commands(tmp_path, capsys):
   assert cli.main(["sweep", "digits_logreg", "--workdir", str(tmp_path / "s"), "--grid",
-                   "optimizer.learning_rate=0.1,0.01", "--seeds", "2", "--dry-run", *TINY]) == 0
+                   "optimizer.learning_rate=0.1,0.01", "--seeds", "2", "--dry_run", *TINY]) == 0
   lines = capsys.readouterr().out.splitlines()
   command = shlex.quote(sys.executable) + " -m dljax.cli run digits_logreg"
   assert len(lines) == 4 and all(l.startswith(command) for l in lines)
@@ -63,7 +63,7 @@ def test_bad_sweep_in_a_subprocess(tmp_path):
 
 @pytest.mark.parametrize("args,needle", [
     (["report", "{tmp}"], "no finished runs"),
-    (["sweep", "ml_vs_dl", "--workdir", "{tmp}/W", "--vmap-seeds", "--dry-run"], "not a supervised gradient-trained"),
+    (["sweep", "ml_vs_dl", "--workdir", "{tmp}/W", "--vmap_seeds", "--dry_run"], "not a supervised gradient-trained"),
     (["run", "digits_mlp", "--workdir", "{tmp}/W", "--vmap_seeds", "0,0"], "distinct non-negative seeds"),
 ])
 def test_report_and_vmap_bad_input(tmp_path, capsys, args, needle):
