@@ -4,6 +4,7 @@ Bad input exits with code 2 and one line on stderr naming the fix.
 """
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -165,6 +166,7 @@ def _int_arg(text: str) -> int:
     raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+@functools.cache  # one parser per process: `main` may be called many times (tests, notebooks)
 def build_parser() -> argparse.ArgumentParser:
   parser = _Parser(prog="dljax", usage=USAGE, description=__doc__)
   sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

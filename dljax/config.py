@@ -198,7 +198,7 @@ RULES: tuple[tuple[str, object], ...] = (
     ("*shaping.potential_scale", _float()), ("*shaping.potential_offset", _float()),
     ("*shaping.potential", Choice(("none", "distance", "optimal_value"))),
 )
-_REGISTRY_KEYS = ("experiment", "kind")
+_FIXED_KEYS = ("experiment", "kind", "trainer")  # what the experiment is, not a setting of it
 
 
 def rule_for(path: str):
@@ -247,8 +247,8 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
     if "=" not in item:
       raise UserError(f"--config.{item}: give a value, as in --config.{item}=VALUE")
     path, text = item.split("=", 1)
-    if path in _REGISTRY_KEYS:
-      raise UserError(f"--config.{path} is set by the registry: name another experiment instead")
+    if path in _FIXED_KEYS:
+      raise UserError(f"--config.{path} is fixed by the experiment: name another experiment instead")
     if path not in known:
       near = difflib.get_close_matches(path, known, n=3, cutoff=0.6)
       hint = f"did you mean {', '.join('--config.' + n for n in near)}?" if near else \

@@ -17,9 +17,12 @@ them needs no TensorFlow; preparing a catalog dataset does (and network access).
 
 import dataclasses
 import difflib
+import contextlib
 import fcntl
+import io
 import importlib.util
 import os
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -80,8 +83,21 @@ def _one_line(error: BaseException) -> str:
   return " ".join(f"{type(error).__name__}: {error}".split())[:200]
 
 
+def _prepare_local(builder: tfds.core.DatasetBuilder) -> None:
+  """Prepares a dljax builder, which reads files already on this machine: TFDS's own "Downloading and
+  preparing dataset Unknown size (download: Unknown size ...)" line (printed to stdout) and its progress
+  bars would tell of a download that does not happen, so one line on stderr says what does."""
+  print(f"dljax: preparing {builder.name} once into {builder.data_dir}", file=sys.stderr, flush=True)
+  tfds.display_progress_bar(False)
+  try:
+    with contextlib.redirect_stdout(io.StringIO()):
+      builder.download_and_prepare()
+  finally:
+    tfds.display_progress_bar(True)
+
+
 def _prepared(make_builder: Callable[[], tfds.core.DatasetBuilder], data_dir: str,
-              prepare: Callable[[tfds.core.DatasetBuilder], None] = lambda b: b.download_and_prepare(),
+              prepare: Callable[[tfds.core.DatasetBuilder], None] = _prepare_local,
               ) -> tfds.core.DatasetBuilder:
   """A builder whose data exists in data_dir, preparing it first if needed (once, even across processes).
 

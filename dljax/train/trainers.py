@@ -116,6 +116,8 @@ class SupervisedTrainer(Trainer):
 
     model_cfg = config.model.to_dict()
     name = model_cfg.pop("name")
+    if name not in dnn.MODELS:
+      raise UserError(f"--config.model.name={name}: choose one of {', '.join(dnn.MODELS)}")
     num_outputs = data.num_classes if data.num_classes is not None else 1
     self.model = dnn.MODELS[name](num_outputs=num_outputs, **model_cfg)
     self.tx = optim.make_optimizer(config.optimizer, self.num_steps)

@@ -47,8 +47,10 @@ def _gym_env(env_id: str, kwargs: dict):
       raise UserError(f"{env_id}: {key}=True is not supported ({why}); leave it False")
   try:
     return gym.make(env_id, **kwargs)
-  except TypeError as e:
-    raise UserError(f"{env_id}: bad option ({e}); see the gymnasium documentation for its options") from None
+  except (TypeError, ValueError, KeyError) as e:  # an unknown option, or an unknown value (map_name="9x9")
+    option = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    raise UserError(f"{env_id}: bad option among {option} ({type(e).__name__}: {e}); see gymnasium's "
+                    "documentation of the environment (FrozenLake: map_name 4x4 or 8x8)") from None
 
 
 def tables_from_gymnasium(env_id: str, **kwargs) -> dict[str, Any]:
