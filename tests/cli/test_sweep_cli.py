@@ -70,3 +70,20 @@ def test_report_and_vmap_bad_input(tmp_path, capsys, args, needle):
   assert cli.main([a.format(tmp=tmp_path) for a in args]) == 2
   err = capsys.readouterr().err
   assert err.startswith("dljax: error: ") and err.count("\n") == 1 and needle in err, err
+
+
+def test_relative_workdirs_everywhere(tmp_path, monkeypatch):
+  """sweep (its runs are subprocesses), report, run, eval and plot, each given paths relative to the cwd."""
+  monkeypatch.chdir(tmp_path)
+  def dljax(*args):
+    result = run_cli(*args)
+    assert result.returncode == 0, (args, result.stderr[-2000:])
+    return result
+  dljax("sweep", "digits_logreg", "--workdir", "sw", "--grid", "optimizer.learning_rate=0.1", *TINY)
+  dljax("report", "sw")
+  assert (tmp_path / "sw" / "results.md").exists()
+  dljax("run", "digits_logreg", "--workdir", "runs/a", *TINY[:-1], "--config.checkpoint_every_steps=1")
+  assert '"accuracy"' in dljax("eval", "digits_logreg", "--workdir", "runs/a", *TINY).stdout
+  dljax("plot", "runs/a", "sw/learning_rate=0.1/seed=0", "--out", "plots/curves.png")
+  assert (tmp_path / "plots" / "curves.png").exists()
+  assert sorted(os.listdir(tmp_path / "runs" / "a" / "checkpoints")) == ["1", "2"]
