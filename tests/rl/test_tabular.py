@@ -2,6 +2,7 @@
 gymnasium's own uniform draws, sampled next-state frequencies, the time limit, and bad input."""
 
 import copy
+import functools
 
 import gymnasium as gym
 import jax
@@ -146,3 +147,87 @@ def test_bad_input_is_a_user_error():
     envs.make("FrozenLake-v1", map_size="4x4")
   with pytest.raises(UserError, match="fickle_passenger"):
     envs.make("Taxi-v4", fickle_passenger=True)
+
+
+# The optima the experiments and README quote (dljax/experiments/rl_tabular.py), checked with numpy on
+# gymnasium's own P table. gamma: the discount of the Q-learner and of value iteration, whose greedy policy
+# is "the optimal policy"; horizon: how the trainer evaluates (gymnasium's time limit; CliffWalking has
+# none, so q_learning.DEFAULT_EVAL_HORIZON); figures: quoted values of that policy within the horizon,
+# undiscounted, from gymnasium's start distribution; best: the quoted time-dependent optimum within it.
+# Figures as printed: each is checked to half a unit of its last digit.
+OPTIMA = [
+    ("FrozenLake-v1", 0.99, 100, {"success": "0.7402"}, ("success", "0.7442")),  # reward 1 at the goal only
+    ("CliffWalking-v1", 1.0, 1000, {"return": "-13.00", "success": "1.0"}, ("return", "-13.00")),
+    ("Taxi-v4", 0.99, 200, {"return": "7.930"}, ("return", "7.930")),  # 7.919: the mean of 64 learned policies
+]
+
+
+@functools.lru_cache
+def _numpy_mdp(env_id):
+  """(P (S, A, S), r (S, A), goal (S, A), start (S,)) in float64, straight from gymnasium's P: P holds only
+  non-terminating outcomes (an episode's value ends at termination), goal the probability of terminating
+  at the goal (FrozenLake: not in a hole; CliffWalking and Taxi terminate only at theirs)."""
+  core = gym.make(env_id).unwrapped
+  num_states, num_actions = core.observation_space.n, core.action_space.n
+  p = np.zeros((num_states, num_actions, num_states))
+  r, goal = np.zeros((num_states, num_actions)), np.zeros((num_states, num_actions))
+  for s in range(num_states):
+    for a in range(num_actions):
+      for prob, s2, reward, terminated in core.P[s][a]:
+        r[s, a] += prob * reward
+        if terminated:
+          goal[s, a] += prob * (not (env_id.startswith("FrozenLake") and core.desc.flat[s2] == b"H"))
+        else:
+          p[s, a, s2] += prob
+  return p, r, goal, np.asarray(core.initial_state_distrib, np.float64)
+
+
+@functools.lru_cache
+def _dljax_optimal_policy(env_id, gamma):
+  _, params = envs.make(env_id)
+  return np.asarray(exact.greedy_policy(exact.value_iteration(params, gamma)[1]))
+
+
+def _assert_rounds_to(value, printed, what):
+  """`value` rounds to the figure as printed: within half a unit of its last digit (0.7402: 5e-5)."""
+  assert abs(value - float(printed)) <= 0.5 * 10.0 ** -len(printed.partition(".")[2]), (what, value, printed)
+
+
+@pytest.mark.parametrize("env_id,gamma,horizon,figures,best", OPTIMA)
+def test_quoted_optima_by_numpy_linear_solves_on_gymnasiums_P(env_id, gamma, horizon, figures, best):
+  p, r, goal, start = _numpy_mdp(env_id)
+  policy = _dljax_optimal_policy(env_id, gamma)
+  states = np.arange(len(start))
+  p_pi, eye = p[states, policy], np.eye(len(start))
+  steps = np.linalg.solve(eye - p_pi, np.ones(len(start)))  # expected steps to termination
+  assert np.all(np.isfinite(steps)) and np.all(steps >= 1) and steps.max() < 1e3  # every episode ends
+  for name, quoted in figures.items():
+    r_pi = (r if name == "return" else goal)[states, policy]
+    after_horizon = functools.reduce(lambda v, _: p_pi @ v, range(horizon), r_pi)  # P_π^H r_π
+    # Undiscounted within H steps: V_H = Σ_{t<H} P_π^t r_π = (I − P_π)⁻¹ (I − P_π^H) r_π.
+    _assert_rounds_to(start @ np.linalg.solve(eye - p_pi, r_pi - after_horizon), quoted, name)
+  # The quoted best within the horizon: backward induction V_h = max_a (r + P V_{h−1}), V_0 = 0, in numpy.
+  name, quoted = best
+  values = np.zeros(len(start))
+  for _ in range(horizon):
+    values = np.max((r if name == "return" else goal) + p @ values, axis=1)
+  _assert_rounds_to(start @ values, quoted, f"best {name}")
+
+
+@pytest.mark.parametrize("env_id,gamma", [case[:2] for case in OPTIMA])
+def test_dljax_optimal_policy_passes_numpys_policy_improvement_check(env_id, gamma):
+  """V_π = (I − γP_π)⁻¹ r_π by numpy, then no action improves on π anywhere: Q(s, a) = r + γ P V_π <= V_π(s).
+  With γ = 1 (CliffWalking) π ends every episode and any policy that does not pays −1 forever, so the
+  same check still proves optimality (stochastic shortest path)."""
+  p, r, _, start = _numpy_mdp(env_id)
+  policy = _dljax_optimal_policy(env_id, gamma)
+  states = np.arange(len(start))
+  system = np.eye(len(start)) - gamma * p[states, policy]
+  values = np.linalg.solve(system, r[states, policy])
+  q = r + gamma * p @ values
+  # LU is backward stable: |δV| <= ~S·ε·κ∞·|V|∞, κ∞ <= (1 + γ)·max_s T(s) with T = (I − γP_π)⁻¹ 1 (the
+  # inverse is >= 0), and Q − V adds (1 + γ)|δV| plus |r|∞ rounding: 4·S·ε·T·(|V|∞ + |r|∞) bounds it.
+  discounted_steps = np.linalg.solve(system, np.ones(len(start)))
+  tol = 4 * len(start) * np.finfo(np.float64).eps * discounted_steps.max() * (np.abs(values).max() + np.abs(r).max())
+  np.testing.assert_allclose(q[states, policy], values, rtol=0, atol=tol)
+  assert np.max(q - values[:, None]) <= tol, (np.max(q - values[:, None]), tol)
