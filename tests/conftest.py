@@ -1,4 +1,5 @@
-"""Shared fixtures: one prepared data dir per test session (never the user's cache)."""
+"""Shared fixtures: one prepared data dir per test session (never the user's cache), and small stand-ins
+for the Debian-packaged datasets (tests/debian_datasets.py)."""
 
 import os
 import subprocess
@@ -8,6 +9,7 @@ import pytest
 
 from dljax import config as config_lib
 from dljax import registry
+from tests.debian_datasets import DEBIAN_DATASETS
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -15,6 +17,30 @@ def data_dir(tmp_path_factory):
   path = tmp_path_factory.mktemp("dljax_data")
   os.environ["DLJAX_DATA_DIR"] = str(path)
   yield path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def debian_fixture_dirs(tmp_path_factory):
+  """{name: directory of its small stand-in} for every Debian-packaged dataset (tests/debian_datasets.py).
+
+  Every test reads the stand-in, not the package's files (fast, the same on every machine), unless the
+  user set the dataset's variable: `DLJAX_FASHION_MNIST_DIR=/usr/share/datasets/fashion-mnist pytest`
+  runs the code-path tests on the real data. Tests of the real files mark themselves requires_real.
+  The session's DLJAX_DATA_DIR (above) is new, so its prepared copy is always of the files used here.
+  """
+  dirs, saved = {}, {}
+  for name, dataset in DEBIAN_DATASETS.items():
+    dirs[name] = tmp_path_factory.mktemp(f"{name}_fixture")
+    dataset.write_fixture(str(dirs[name]))
+    saved[dataset.env_var] = os.environ.get(dataset.env_var)
+    if not saved[dataset.env_var]:
+      os.environ[dataset.env_var] = str(dirs[name])
+  yield dirs
+  for var, value in saved.items():
+    if value:
+      os.environ[var] = value
+    else:
+      os.environ.pop(var, None)
 
 
 def tiny_config(name: str, *overrides: str, steps: int = 2):

@@ -19,6 +19,7 @@ import dataclasses
 import difflib
 import contextlib
 import fcntl
+import hashlib
 import io
 import importlib.util
 import os
@@ -49,6 +50,7 @@ class Dataset:
   test_y: np.ndarray
   num_classes: int | None   # None for regression
   name: str                 # e.g. 'digits', 'fashion_mnist', 'npz:/path/x.npz', 'tfds:mnist'
+  source_files: dict = dataclasses.field(default_factory=dict)  # {path: sha256} of files read from outside pip
 
 
 def default_data_dir() -> str:
@@ -57,6 +59,15 @@ def default_data_dir() -> str:
     return data_dir
   cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
   return os.path.join(cache, "dljax", "tensorflow_datasets")
+
+
+def fashion_mnist_key(digests: dict | None = None) -> str:
+  """A name for the Fashion-MNIST files in use, for caches derived from them: idx_<sha256 prefix> of the
+  IDX files, or tfds_catalog when they are absent (TFDS's copy is used)."""
+  if digests is None and not fashion_mnist.raw_files_present():
+    return "tfds_catalog"
+  digests = digests or fashion_mnist.file_digests()
+  return "idx_" + hashlib.sha256("".join(sorted(digests.values())).encode()).hexdigest()[:16]
 
 
 def load_dataset(source: str, *, data_dir: str | None = None, max_train: int | None = None,
@@ -69,6 +80,13 @@ def load_dataset(source: str, *, data_dir: str | None = None, max_train: int | N
   limits = {"train": max_train, "test": max_test}
   if source == "fashion_mnist" and not fashion_mnist.raw_files_present():
     return _fashion_mnist_from_catalog(data_dir, limits)
+  if source == "fashion_mnist":
+    # The prepared copy is keyed by the files' digests: other IDX files (another $DLJAX_FASHION_MNIST_DIR,
+    # a package update) get their own copy instead of the one prepared from the previous files.
+    digests = fashion_mnist.file_digests()
+    builder = _prepared(lambda: _BUILDERS[source](data_dir=os.path.join(data_dir, fashion_mnist_key(digests)),
+                                                  file_format="array_record"), data_dir)
+    return dataclasses.replace(_from_builder(builder, source, limits), source_files=digests)
   if source in _BUILDERS:
     builder = _prepared(lambda: _BUILDERS[source](data_dir=data_dir, file_format="array_record"), data_dir)
     return _from_builder(builder, source, limits)

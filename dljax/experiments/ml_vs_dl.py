@@ -97,7 +97,8 @@ def ml_vs_dl():
 
 
 def _cache_dir() -> str:
-  path = os.path.join(os.path.dirname(sources.default_data_dir().rstrip("/")), "ml_vs_dl")
+  """Feature caches of the Fashion-MNIST files in use (keyed by their digests: other files, other caches)."""
+  path = os.path.join(os.path.dirname(sources.default_data_dir().rstrip("/")), "ml_vs_dl", sources.fashion_mnist_key())
   os.makedirs(path, exist_ok=True)
   return path
 
@@ -116,10 +117,13 @@ def hog_features(images: np.ndarray) -> np.ndarray:
   return np.stack([hog(im, feature_vector=True, **HOG) for im in images]).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=1)
 def _fashion_mnist():
   """Pixels and HOG features of both splits, from the cache (computed on first use)."""
-  path = os.path.join(_cache_dir(), "fashion_mnist_hog.npz")
+  return _features(os.path.join(_cache_dir(), "fashion_mnist_hog.npz"))
+
+
+@functools.lru_cache(maxsize=1)
+def _features(path: str):
   if not os.path.exists(path):
     data = sources.load_dataset("fashion_mnist")
     _save_npz(path, x_train=data.train_x, y_train=data.train_y, x_test=data.test_x, y_test=data.test_y,

@@ -89,7 +89,9 @@ def _train_locked(config, workdir: str, stop_at_step: int | None) -> dict:
     _log(f"resumed from checkpoint {restored_step} in {workdir}")
   step = int(jax.device_get(state.step))
   if jax.process_index() == 0:
-    workdir_lib.write_json(os.path.join(workdir, "config.json"), workdir_lib.run_info(config))
+    data = getattr(trainer, "data", None)  # trainers reading a dataset record its outside files' digests
+    workdir_lib.write_json(os.path.join(workdir, "config.json"),
+                           workdir_lib.run_info(config, getattr(data, "source_files", None)))
   writer = workdir_lib.MetricsWriter(workdir, resume_step=step)
 
   total = trainer.num_steps

@@ -65,7 +65,9 @@ def _git_commit() -> str | None:
   return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def run_info(config) -> dict:
+def run_info(config, data_files: dict | None = None) -> dict:
+  """What config.json records: the config, package versions, git commit, devices, and the sha256 of data
+  files read from outside pip (`data_files`, e.g. Debian's Fashion-MNIST IDX files)."""
   versions = {}
   for name in PACKAGES:
     try:
@@ -74,7 +76,8 @@ def run_info(config) -> dict:
       pass
   return {"config": config.to_dict(), "seed": config.seed, "versions": versions, "git_commit": _git_commit(),
           "devices": {"count": jax.device_count(), "platform": jax.devices()[0].platform,
-                      "processes": jax.process_count()}}
+                      "processes": jax.process_count()},
+          "data_files": data_files or {}}
 
 
 def write_json(path: str, obj) -> None:

@@ -1,7 +1,10 @@
 """dljax.data.sources against independent numpy/sklearn computations of the same data."""
 
+import dataclasses
 import gzip
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,36 +17,46 @@ from sklearn import model_selection
 
 from dljax.data import sources
 from dljax.errors import UserError
+from tests.debian_datasets import DEBIAN_DATASETS, requires_real
 
-DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
-HAS_DEBIAN_FILES = os.path.isfile(os.path.join(DEBIAN_DIR, "train-images-idx3-ubyte.gz"))
-needs_debian = pytest.mark.skipif(not HAS_DEBIAN_FILES,
-                                  reason="Debian's dataset-fashion-mnist is not installed (apt-get install it)")
+FASHION = DEBIAN_DATASETS["fashion_mnist"]
 
 
 @pytest.fixture(scope="module")
 def shared_dir(tmp_path_factory):
-  """One data dir for the module: fashion_mnist's array_record takes seconds to build."""
+  """One data dir for the module: each dataset is prepared once."""
   return tmp_path_factory.mktemp("tensorflow_datasets")
 
 
 @pytest.fixture(autouse=True)
-def data_dir_env(shared_dir, monkeypatch):
-  """Every test reads and writes the shared tmp dir, never the user's cache."""
+def data_dir_env(shared_dir, debian_fixture_dirs, monkeypatch):
+  """Every test reads and writes the shared tmp dir, never the user's cache, and Fashion-MNIST's stand-in."""
   monkeypatch.setenv("DLJAX_DATA_DIR", str(shared_dir))
-  monkeypatch.delenv("DLJAX_FASHION_MNIST_DIR", raising=False)
+  monkeypatch.setenv(FASHION.env_var, str(debian_fixture_dirs["fashion_mnist"]))
   return shared_dir
 
 
-@pytest.fixture(scope="module")
-def fashion(shared_dir):
-  if not HAS_DEBIAN_FILES:
-    pytest.skip("Debian's dataset-fashion-mnist is not installed (apt-get install it)")
-  return sources.load_dataset("fashion_mnist", data_dir=str(shared_dir))
+@dataclasses.dataclass(frozen=True)
+class PreparedFashion:
+  kind: str                 # 'fixture' (the stand-in tests/conftest.py writes) or 'debian' (the package's)
+  raw_dir: str              # the IDX files it was prepared from
+  data_dir: pathlib.Path    # its own data dir: a prepared copy of one never serves the other
+  data: sources.Dataset
 
 
-def read_idx_plain(name):
-  with gzip.open(os.path.join(DEBIAN_DIR, name)) as f:
+@pytest.fixture(scope="module", params=["fixture", pytest.param("debian", marks=requires_real("fashion_mnist"))])
+def fashion(request, debian_fixture_dirs, tmp_path_factory):
+  """Fashion-MNIST prepared from the stand-in IDX files (everywhere) and from Debian's (where installed)."""
+  raw_dir = FASHION.real_dir if request.param == "debian" else str(debian_fixture_dirs["fashion_mnist"])
+  data_dir = tmp_path_factory.mktemp(f"tensorflow_datasets_{request.param}")
+  with pytest.MonkeyPatch.context() as env:
+    env.setenv(FASHION.env_var, raw_dir)
+    data = sources.load_dataset("fashion_mnist", data_dir=str(data_dir))
+  return PreparedFashion(request.param, raw_dir, data_dir, data)
+
+
+def read_idx_plain(directory, name):
+  with gzip.open(os.path.join(directory, name)) as f:
     raw = f.read()
   return np.frombuffer(raw, np.uint8, offset=16 if "images" in name else 8)
 
@@ -117,47 +130,43 @@ def test_tfds_source_reads_a_prepared_builder_with_its_pixel_scale():
   np.testing.assert_array_equal(via_tfds.train_x, digits.train_x)  # scaled by 16, not 255
 
 
-@needs_debian
 def test_fashion_mnist_equals_the_idx_files(fashion):
-  train_images = read_idx_plain("train-images-idx3-ubyte.gz").reshape(-1, 28, 28, 1)
-  test_images = read_idx_plain("t10k-images-idx3-ubyte.gz").reshape(-1, 28, 28, 1)
-  train_labels = read_idx_plain("train-labels-idx1-ubyte.gz")
-  test_labels = read_idx_plain("t10k-labels-idx1-ubyte.gz")
-  assert fashion.train_x.shape == (60000, 28, 28, 1) and fashion.test_x.shape == (10000, 28, 28, 1)
-  assert (fashion.name, fashion.num_classes, fashion.train_x.dtype) == ("fashion_mnist", 10, np.float32)
-  np.testing.assert_array_equal(fashion.train_x[:5], train_images[:5].astype(np.float32) / 255)
-  np.testing.assert_array_equal(fashion.test_x[-5:], test_images[-5:].astype(np.float32) / 255)
-  np.testing.assert_array_equal(fashion.train_y[:100], train_labels[:100])
-  np.testing.assert_array_equal(np.bincount(fashion.train_y), np.bincount(train_labels))
-  np.testing.assert_array_equal(np.bincount(fashion.test_y), np.bincount(test_labels))
+  read = lambda name: read_idx_plain(fashion.raw_dir, name)
+  train_images = read("train-images-idx3-ubyte.gz").reshape(-1, 28, 28, 1)
+  test_images = read("t10k-images-idx3-ubyte.gz").reshape(-1, 28, 28, 1)
+  train_labels, test_labels = read("train-labels-idx1-ubyte.gz"), read("t10k-labels-idx1-ubyte.gz")
+  data = fashion.data
+  rows = {"debian": (60000, 10000), "fixture": (600, 200)}[fashion.kind]
+  assert (data.train_x.shape, data.test_x.shape) == ((rows[0], 28, 28, 1), (rows[1], 28, 28, 1))
+  assert (data.name, data.num_classes, data.train_x.dtype) == ("fashion_mnist", 10, np.float32)
+  np.testing.assert_array_equal(data.train_x[:5], train_images[:5].astype(np.float32) / 255)
+  np.testing.assert_array_equal(data.test_x[-5:], test_images[-5:].astype(np.float32) / 255)
+  np.testing.assert_array_equal(data.train_y[:100], train_labels[:100])
+  np.testing.assert_array_equal(np.bincount(data.train_y), np.bincount(train_labels))
+  np.testing.assert_array_equal(np.bincount(data.test_y), np.bincount(test_labels))
 
 
-@needs_debian
-def test_second_load_does_not_rebuild(fashion, shared_dir, monkeypatch):
-  del fashion  # prepared by the fixture
-  files = sorted(shared_dir.glob("dljax_fashion_mnist/*/*.array_record*"))
+def test_second_load_does_not_rebuild(fashion, monkeypatch):
+  files = sorted(fashion.data_dir.glob("idx_*/dljax_fashion_mnist/*/*.array_record*"))
   assert len(files) == 2
   mtimes = [f.stat().st_mtime_ns for f in files]
 
   def no_rebuild(*args, **kwargs):
     raise AssertionError("prepared data was rebuilt")
   monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", no_rebuild)
+  monkeypatch.setenv("DLJAX_DATA_DIR", str(fashion.data_dir))
+  monkeypatch.setenv(FASHION.env_var, fashion.raw_dir)
   again = sources.load_dataset("fashion_mnist", max_train=10, max_test=10)
   assert again.train_x.shape == (10, 28, 28, 1)
+  np.testing.assert_array_equal(again.train_x, fashion.data.train_x[:10])
   assert [f.stat().st_mtime_ns for f in files] == mtimes
-  assert not list(shared_dir.glob("dljax_fashion_mnist/*incomplete*"))
+  assert not list(fashion.data_dir.glob("idx_*/dljax_fashion_mnist/*incomplete*"))
 
 
-def test_corrupt_idx_file_is_a_user_error(tmp_path, monkeypatch):
-  if not HAS_DEBIAN_FILES:
-    pytest.skip("Debian's dataset-fashion-mnist is not installed (apt-get install it)")
-  raw = tmp_path / "raw"
-  raw.mkdir()
-  for name in os.listdir(DEBIAN_DIR):
-    (raw / name).symlink_to(os.path.join(DEBIAN_DIR, name))
-  (raw / "t10k-labels-idx1-ubyte.gz").unlink()
+def test_corrupt_idx_file_is_a_user_error(debian_fixture_dirs, tmp_path, monkeypatch):
+  raw = shutil.copytree(debian_fixture_dirs["fashion_mnist"], tmp_path / "raw")
   (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"not an idx file"))
-  monkeypatch.setenv("DLJAX_FASHION_MNIST_DIR", str(raw))
+  monkeypatch.setenv(FASHION.env_var, str(raw))
   with pytest.raises(UserError, match="apt-get install --reinstall dataset-fashion-mnist") as e:
     sources.load_dataset("fashion_mnist", data_dir=str(tmp_path / "tfds"))
   assert_one_line(e.value)
@@ -274,7 +283,7 @@ def test_concurrent_preparation_builds_once(tmp_path):
 
       prepare = tfds.core.DatasetBuilder.download_and_prepare
       def counted(self, *args, **kwargs):
-        print("BUILT")
+        print("BUILT", file=sys.stderr)  # stderr: dljax silences TFDS's stdout while it prepares
         return prepare(self, *args, **kwargs)
       tfds.core.DatasetBuilder.download_and_prepare = counted
       print("ROWS", sources.load_dataset("digits", data_dir=sys.argv[1]).train_x.shape[0])
@@ -285,6 +294,26 @@ def test_concurrent_preparation_builds_once(tmp_path):
   for p, (out, err) in zip(procs, outputs):
     assert p.returncode == 0, err
     assert "ROWS 1347" in out
-  assert sum(out.count("BUILT") for out, _ in outputs) == 1
+  assert sum(err.count("BUILT") for _, err in outputs) == 1
   # Exactly one finished version directory, no leftovers of a second build.
   assert sorted(p.name for p in (tmp_path / "dljax_digits").iterdir()) == ["1.0.0"]
+
+
+def test_other_idx_files_are_prepared_again_not_served_stale(tmp_path, monkeypatch):
+  """The prepared copy is keyed by the IDX files' sha256: pointing DLJAX_FASHION_MNIST_DIR at other files,
+  with the same DLJAX_DATA_DIR, reads those files; each Dataset names its files' digests."""
+  import hashlib
+  from tests.debian_datasets import write_fashion_mnist
+  monkeypatch.setenv("DLJAX_DATA_DIR", str(tmp_path / "data"))
+  first, second = tmp_path / "a", tmp_path / "b"
+  first.mkdir(), second.mkdir()
+  write_fashion_mnist(str(first), train_rows=300, test_rows=100, seed=1)
+  write_fashion_mnist(str(second), train_rows=200, test_rows=50, seed=2)
+  monkeypatch.setenv(FASHION.env_var, str(first))
+  a = sources.load_dataset("fashion_mnist")
+  monkeypatch.setenv(FASHION.env_var, str(second))
+  b = sources.load_dataset("fashion_mnist")
+  assert (len(a.train_x), len(b.train_x), len(b.test_x)) == (300, 200, 50)
+  path = str(second / "train-images-idx3-ubyte.gz")
+  assert b.source_files[path] == hashlib.sha256(open(path, "rb").read()).hexdigest()
+  assert len(b.source_files) == 4

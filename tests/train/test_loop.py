@@ -56,6 +56,8 @@ def test_every_experiment_trains_and_writes_its_workdir(name, tmp_path):
     assert on_disk["metrics"]["r2"] <= 1.0
   info = json.load(open(tmp_path / "config.json"))
   assert info["seed"] == 0 and "jax" in info["versions"] and info["config"]["experiment"] == name
+  if info["config"]["data"]["source"] == "fashion_mnist":  # files from outside pip: their sha256 recorded
+    assert len(info["data_files"]) == 4 and all(len(v) == 64 for v in info["data_files"].values())
   records = _train_records(tmp_path)
   assert [r["step"] for r in records if r["split"] == "train"] == [1, 2]
   assert records[-1]["split"] == "test" and records[-1]["step"] == 2

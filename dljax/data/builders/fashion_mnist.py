@@ -1,6 +1,7 @@
 """Fashion-MNIST as a TFDS dataset, built from the IDX files of Debian's `dataset-fashion-mnist`."""
 
 import gzip
+import hashlib
 import os
 
 import numpy as np
@@ -26,6 +27,18 @@ def raw_dir() -> str:
 def raw_files_present(directory: str | None = None) -> bool:
   directory = directory or raw_dir()
   return all(os.path.isfile(os.path.join(directory, f)) for pair in _FILES.values() for f in pair)
+
+
+def file_digests(directory: str | None = None) -> dict[str, str]:
+  """{path: sha256} of the four IDX files: which files a prepared copy and a run came from."""
+  directory = directory or raw_dir()
+  digests = {}
+  for pair in _FILES.values():
+    for name in pair:
+      path = os.path.join(directory, name)
+      with open(path, "rb") as f:
+        digests[path] = hashlib.file_digest(f, "sha256").hexdigest()
+  return digests
 
 
 def read_idx(path: str, magic: int) -> np.ndarray:
