@@ -70,8 +70,8 @@ def test_run_then_plot(tmp_path):
     (["run", "digits_cnn", "--workdir", "W", "--config.batch_size=100000"], ["exceeds", "training examples"]),
     (["run", "digits_cnn"], ["--workdir"]),
     (["run", "sunspots_lstm", "--workdir", "W", "--config.model.cell=transformer"],
-     ["--config.model", "choose one of rnn, lstm, gru"]),
-    (["run", "digits_cnn", "--workdir", "W", "--config.model.pool=median"], ["--config.model", "'median'", "max"]),
+     ["--config.model.cell=transformer", "one of rnn, lstm, gru"]),
+    (["run", "digits_cnn", "--workdir", "W", "--config.model.pool=median"], ["--config.model.pool=median", "one of max, avg"]),
     (["frobnicate"], ["frobnicate"]),
 ])
 def test_bad_arguments(tmp_path, args, needles):
