@@ -84,13 +84,9 @@ def test_ppo_few_updates_and_distinct_seeds():
   assert not np.allclose(first[0], first[1])
 
 
-# PPO and REINFORCE through the loop are slow (a compile each) and covered by their acceptance commands
-# (`dljax run cartpole_ppo` / `cartpole_reinforce`); DQN's run keeps the loop path in CI.
+# The loop's multi-seed path with a tiny DQN (mechanics: two seeds, stderr over seeds); that each agent
+# learns, through the same loop, is tests/rl/test_agents_learn.py.
 @pytest.mark.parametrize("name, overrides", [
-    pytest.param("cartpole_ppo", ["agent_config.total_env_steps=512", "agent_config.hidden=(8,)",
-                                  "log_every_steps=1"], marks=pytest.mark.slow),
-    pytest.param("cartpole_reinforce", ["agent_config.num_updates=2", "agent_config.num_episodes=2",
-                                        "agent_config.hidden=(8,)", "log_every_steps=1"], marks=pytest.mark.slow),
     ("cartpole_dqn", ["agent_config.total_env_steps=64", "agent_config.learning_starts=8",
                       "agent_config.buffer_size=32", "agent_config.hidden=(8,)", "log_every_steps=16"]),
 ])
