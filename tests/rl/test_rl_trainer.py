@@ -68,7 +68,7 @@ def test_seed_keys_are_distinct_and_runs_differ():
 
 @pytest.mark.parametrize("override,needle", [
     ("--config.env.id=FrozenPond-v0", "unknown env id 'FrozenPond-v0'"),
-    ("--config.agent_config.gamma=1.5", "must be in [0, 1]"),
+    ("--config.agent_config.gamma=1.5", "a number in [0, 1]"),
     ("--config.agent=sarsa_lambda", "no module dljax.rl.sarsa_lambda"),
     ("--config.num_seeds=0", "num_seeds=0"),
 ])
