@@ -15,19 +15,27 @@ run) is reported as compile_s, then fit_s is the median of later calls on the sa
 with `.block_until_ready()`; inputs are placed on the device once, beforehand. sklearn's fit_s is the
 median of as many `.fit` calls: `repeats` each, or more for fast fits (up to ~1 s each, at most 100).
 The timed calls of the two alternate (round robin), so a slow-down from other processes on the machine
-hits both alike. time_ratio = dljax_fit_s / sklearn_fit_s.
+hits both alike. time_ratio = dljax_fit_s / sklearn_fit_s, the ratio of wall times; cpu_ratio the same
+for the process's CPU time (all threads) around the same calls (medians of each).
 
-sklearn's BLAS (OpenBLAS) runs on `blas_threads` threads, 1 by default: on a small shared machine its
-spinning threads, fighting XLA's and other jobs' for the cores, made sklearn's fits up to ~10× slower
-than with one thread, so one thread is sklearn's best case here (--blas-threads 0: its own default).
+Threads (benchmarks/_timing.py): XLA runs on all the process's cores (2 here) and sklearn's BLAS (OpenBLAS)
+and OpenMP pools on `blas_threads`, by default as many. Until 2026-12-03 the default was one BLAS thread
+(`--blas-threads 1`): on a small shared machine OpenBLAS's spinning threads, fighting XLA's and other jobs'
+for the cores, had made sklearn's fits up to ~10× slower than with one, but it set XLA's two threads against
+one. --blas-threads 0: sklearn's own default (all cores).
+Measured 2026-12-03 on the 2 shared cores (load 5-7 from other jobs): with 2 BLAS threads sklearn's logistic
+fit on digits took 30-32 s (CPU 20-21 s) against 0.36 s with one (the same ~280 L-BFGS iterations; also without
+any JAX work in the process: 3.6-15 s against 0.34 s): OpenBLAS's threads spin for the cores on every small
+product. time_ratio 0.003-0.004 there, against 0.20 with --blas-threads 1 in the same hour.
 
-Run:  python benchmarks/classic_linear.py [--repeats 7] [--blas-threads 1]
+Run:  python benchmarks/classic_linear.py [--repeats 7] [--blas-threads 2]
 """
 
 import argparse
 import functools
+import os
 import statistics
-import time
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -35,14 +43,16 @@ import numpy as np
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures
-from threadpoolctl import threadpool_limits
 
 from dljax.classic import linear, logistic, polynomial
 from dljax.data.sources import load_dataset
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import CORES, peer_threads, threads_line, timed  # noqa: E402
+
 POLY_ALPHA = 100.0
 COLUMNS = ("learner", "dataset", "metric", "dljax", "sklearn", "quality_diff", "dljax_fit_s", "sklearn_fit_s",
-           "time_ratio", "compile_s")
+           "time_ratio", "dljax_fit_cpu_s", "sklearn_fit_cpu_s", "cpu_ratio", "compile_s")
 
 
 def _standardised(train_x, test_x):
@@ -65,9 +75,13 @@ def _accuracy(y, y_pred):
 
 
 def _timed(fn):
-  start = time.perf_counter()
-  out = fn()
-  return time.perf_counter() - start, out
+  """(wall seconds, CPU seconds, fn's result) of one call."""
+  out, wall, cpu = timed(fn)
+  return wall, cpu, out
+
+
+def threads(blas_threads: int = CORES) -> str:
+  return threads_line(f"scikit-learn BLAS and OpenMP pools {blas_threads or 'at their default'}")
 
 
 def _compare(learner, dataset, module, config, make_sklearn, x_train, y_train, x_test, y_test, repeats):
@@ -76,30 +90,34 @@ def _compare(learner, dataset, module, config, make_sklearn, x_train, y_train, x
   fit = jax.jit(functools.partial(module.fit, config=config))
   key = jax.random.key(0)
   xd, yd = jax.device_put(x_train), jax.device_put(y_train)
-  compile_s, params = _timed(lambda: jax.block_until_ready(fit(key, xd, yd)))
+  compile_s, _, params = _timed(lambda: jax.block_until_ready(fit(key, xd, yd)))
   x64 = x_train.astype(np.float64)
   # Fast fits get more calls (up to ~1 s of each), so the median is not at the mercy of one busy moment.
   probe = max(_timed(lambda: jax.block_until_ready(fit(key, xd, yd)))[0],
               _timed(lambda: make_sklearn().fit(x64, y_train))[0])
   calls = min(max(repeats, int(1.0 / probe)), 100)
-  ours, theirs = [], []
+  ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
   for _ in range(calls):  # round robin: both see the same machine load
-    t, params = _timed(lambda: jax.block_until_ready(fit(key, xd, yd)))
+    t, cpu, params = _timed(lambda: jax.block_until_ready(fit(key, xd, yd)))
     ours.append(t)
-    t, model = _timed(lambda: make_sklearn().fit(x64, y_train))
+    ours_cpu.append(cpu)
+    t, cpu, model = _timed(lambda: make_sklearn().fit(x64, y_train))
     theirs.append(t)
+    theirs_cpu.append(cpu)
   metric, score = ("R²", _r2) if module.TASK == "regression" else ("accuracy", _accuracy)
   q_ours = score(y_test, jax.jit(module.predict)(params, jnp.asarray(x_test)))
   q_theirs = score(y_test, model.predict(x_test.astype(np.float64)))
   ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
+  ours_cpu_s, theirs_cpu_s = statistics.median(ours_cpu), statistics.median(theirs_cpu)
   return dict(learner=learner, dataset=dataset, metric=metric, dljax=q_ours, sklearn=q_theirs,
               quality_diff=q_ours - q_theirs, dljax_fit_s=ours_s, sklearn_fit_s=theirs_s,
-              time_ratio=ours_s / theirs_s, compile_s=compile_s)
+              time_ratio=ours_s / theirs_s, dljax_fit_cpu_s=ours_cpu_s, sklearn_fit_cpu_s=theirs_cpu_s,
+              cpu_ratio=ours_cpu_s / theirs_cpu_s, compile_s=compile_s)
 
 
-def rows(repeats: int = 7, blas_threads: int = 1) -> list[dict]:
+def rows(repeats: int = 7, blas_threads: int = CORES) -> list[dict]:
   """One dict per (learner, dataset), keys COLUMNS (see the module docstring)."""
-  with threadpool_limits(limits=blas_threads or None, user_api="blas"):
+  with peer_threads(blas_threads or None):
     return _rows(repeats)
 
 
@@ -142,9 +160,11 @@ def markdown(table: list[dict]) -> str:
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--repeats", type=int, default=7, help="least timed fits per library (median reported)")
-  parser.add_argument("--blas-threads", type=int, default=1,
-                      help="threads for sklearn's BLAS; 0 = its default (all cores)")
+  parser.add_argument("--blas-threads", type=int, default=CORES,
+                      help="threads for sklearn's BLAS and OpenMP pools (default: as many as XLA's, the core "
+                           "count); 0 = their default")
   args = parser.parse_args()
+  print(threads(args.blas_threads))
   table = rows(args.repeats, args.blas_threads)
   print(markdown(table))
   print(f"\nquality target dljax >= sklearn - 0.005: "

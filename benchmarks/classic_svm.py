@@ -10,6 +10,11 @@ dljax's so a slow-down from other processes on the machine hits both alike. time
 (the target's ratio); cpu_ratio, the same for the process's CPU time (all threads), is printed beside it
 because on a loaded machine a ~2 ms dljax fit also waits for the wake-ups of XLA's runtime threads.
 
+Threads (benchmarks/_timing.py): XLA runs on all the process's cores (2 here); scikit-learn's SVC / SVR run
+libsvm, which is single-threaded and has no n_jobs, so it runs on one thread whatever its BLAS and OpenMP pools
+are given (set to the core count here, as in every benchmark): the wall-time ratio sets XLA's cores against
+one, the CPU-time ratio compares the work done.
+
 Run:  python benchmarks/classic_svm.py            (add --repeats N; default 7)
 
 Measured 2026-11-25, 2 CPU cores, no accelerator, cores shared with other jobs (load ~6), --repeats 7,
@@ -21,6 +26,8 @@ one run (wall-time ratio / CPU-time ratio):
   svr rbf diabetes         0.2182 = 0.2182   0.0081 s vs 0.0053 s   1.54 / 1.08
 With XLA and BLAS pinned to one thread: 0.63, 0.85, 1.05, 1.36, 1.07. Under heavier load the ~2 ms fits
 can exceed 2x in wall time (thread wake-ups) while their CPU-time ratio stays ~1.1-1.2.
+2026-12-03 (load 6-7), --repeats 7, two runs, wall / CPU: 0.63-0.65 / 0.56-0.57, 0.80-0.81 / 0.79, 1.70-1.82 /
+1.06-1.14, 0.62-0.67 / 0.67-0.68, 1.01-1.06 / 1.04 (libsvm on one thread, as always).
 """
 
 import argparse
@@ -28,7 +35,6 @@ import functools
 import os
 import statistics
 import sys
-import time
 
 import jax
 import numpy as np
@@ -38,9 +44,14 @@ from sklearn.metrics import r2_score
 from dljax.classic import svm, svr
 from dljax.data.sources import load_dataset
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import CORES, peer_threads, threads_line, timed  # noqa: E402
+
 REPRODUCE = "python benchmarks/classic_svm.py"
 QUALITY_SLACK = 0.005   # issue 3: quality >= scikit-learn's - 0.005
 TIME_RATIO_TARGET = 2.0  # issue 3: fit time <= 2x scikit-learn's (first compile excluded)
+THREADS = threads_line(f"scikit-learn SVC/SVR 1 (libsvm is single-threaded, no n_jobs; BLAS and OpenMP pools "
+                       f"{CORES})")
 
 
 def _arrays(name, standardise):
@@ -54,19 +65,6 @@ def _arrays(name, standardise):
   return x_train.astype(np.float32), data.train_y, x_test.astype(np.float32), data.test_y, data.num_classes
 
 
-def _timed(fn):
-  start = time.perf_counter()
-  out = fn()
-  return out, time.perf_counter() - start
-
-
-def _cpu_timed(fn):
-  """(out, wall seconds, CPU seconds of this process: all its threads)."""
-  start, cpu = time.perf_counter(), time.process_time()
-  out = fn()
-  return out, time.perf_counter() - start, time.process_time() - cpu
-
-
 def _row(learner, dataset, module, config, make_reference, repeats, standardise):
   x, y, x_test, y_test, num_classes = _arrays(dataset, standardise)
   if module is svm:
@@ -76,13 +74,13 @@ def _row(learner, dataset, module, config, make_reference, repeats, standardise)
   module.check_inputs(x, y, config)
   fit = jax.jit(functools.partial(module.fit, config=config))
   key = jax.random.key(0)
-  params, compile_s = _timed(lambda: jax.block_until_ready(fit(key, x, y)))
+  params, compile_s, _ = timed(lambda: jax.block_until_ready(fit(key, x, y)))
   ours_times, ref_times, ours_cpu, ref_cpu = [], [], [], []
   for _ in range(repeats):  # round robin: load from other processes hits both sides alike
-    params, seconds, cpu = _cpu_timed(lambda: jax.block_until_ready(fit(key, x, y)))
+    params, seconds, cpu = timed(lambda: jax.block_until_ready(fit(key, x, y)))
     ours_times.append(seconds)
     ours_cpu.append(cpu)
-    reference, seconds, cpu = _cpu_timed(lambda: make_reference(config).fit(x, y))
+    reference, seconds, cpu = timed(lambda: make_reference(config).fit(x, y))
     ref_times.append(seconds)
     ref_cpu.append(cpu)
   prediction = np.asarray(jax.jit(module.predict)(params, x_test))
@@ -93,7 +91,9 @@ def _row(learner, dataset, module, config, make_reference, repeats, standardise)
   ours_s, ref_s = statistics.median(ours_times), statistics.median(ref_times)
   return {"learner": learner, "dataset": dataset, "metric": metric, "dljax": ours, "sklearn": ref,
           "quality_diff": ours - ref, "dljax_fit_s": ours_s, "sklearn_fit_s": ref_s, "time_ratio": ours_s / ref_s,
-          "compile_s": compile_s, "cpu_ratio": statistics.median(ours_cpu) / statistics.median(ref_cpu)}
+          "compile_s": compile_s, "dljax_fit_cpu_s": statistics.median(ours_cpu),
+          "sklearn_fit_cpu_s": statistics.median(ref_cpu),
+          "cpu_ratio": statistics.median(ours_cpu) / statistics.median(ref_cpu)}
 
 
 def _svc(config):
@@ -106,6 +106,11 @@ def _svr(config):
 
 def rows(repeats: int = 7) -> list[dict]:
   """One dict per (learner, dataset): quality and fit seconds of dljax and scikit-learn, measured now."""
+  with peer_threads():
+    return _rows(repeats)
+
+
+def _rows(repeats: int) -> list[dict]:
   return [
       _row("svm rbf C=1", "digits", svm, {"kernel": "rbf", "C": 1.0}, _svc, repeats, standardise=False),
       _row("svm rbf C=10", "digits", svm, {"kernel": "rbf", "C": 10.0}, _svc, repeats, standardise=False),
@@ -139,6 +144,7 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--repeats", type=int, default=7, help="timed fits per side (median reported)")
   args = parser.parse_args(argv)
+  print(THREADS)
   table = rows(args.repeats)
   print(markdown(table))
   missed = [r["learner"] for r in table if not all(verdicts(r))]

@@ -2,14 +2,20 @@
 
 Per row: test quality (accuracy, or R² for diabetes) of both on dljax's fixed splits, fit time (dljax:
 the first call, which compiles, is reported as compile_s; then the median of `--repeats` calls with
-`.block_until_ready()`, alternating with as many sklearn fits, n_jobs=1), and for digits the prediction
+`.block_until_ready()`, alternating with as many sklearn fits), and for digits the prediction
 time on 100,000 rows (test rows resampled) for the tree and the forest. Both libraries get the same numpy
 array; the verdict is on dljax_predict_s, dljax's jitted predict applied to it in 4 MB row chunks
 (dljax.classic.streaming.predict_in_chunks: JAX's copy of each chunk to the device overlaps the previous
 chunk's compute). dljax_whole_predict_s is one jitted call on the whole numpy array (it includes JAX's copy
 of the 25.6 MB, unaligned so never aliased) and dljax_device_predict_s one call on rows already on the device.
 Depth is finite in dljax (trees are stored complete) and unlimited in sklearn; everything else is sklearn's
-default. The row
+default, but n_jobs.
+
+Threads (benchmarks/_timing.py): XLA runs on all the process's cores (2 here), and so do sklearn's forests,
+fit and predict (n_jobs = the core count; it was 1 before 2026-12-03, so the ratios measured before that date
+below set two threads against one); a single sklearn tree has no n_jobs and runs on one thread. Every time is
+measured as wall time and as the process's CPU time (all threads) around the same calls: time_ratio /
+predict_ratio are wall-time ratios (the verdicts), cpu_ratio / predict_cpu_ratio CPU-time ratios. The row
 "forest (hist, 32 bins)" runs dljax's approximate histogram search (splitter="hist": breast_cancer's
 features have ~400 distinct values each, binned at 32 quantiles); the other rows use the default exact
 search, which has sklearn's candidates (digits: a bin per pixel value 0..16; breast_cancer: a bin per
@@ -29,15 +35,23 @@ value) and 0.24-0.25 (hist, 32 bins), diabetes 1.38-1.41; quality diff vs sklear
 jitted call on the whole array: 1.01-1.59x), forest 0.47-0.63x.
 Re-measured 2026-12-02 on a fresh machine (scikit-learn 1.9.1), two runs: tree fit 1.42-1.53x, digits forest
 1.24-1.39x, breast_cancer 0.61 / 0.27 (hist), diabetes 1.37x; prediction (chunked) tree 0.83-0.89x, forest 0.59-0.64x.
+All of the above with sklearn's forests on n_jobs=1. Measured 2026-12-03 with n_jobs=2, on a machine loaded by
+other jobs (load average 6-7, never idle), four runs (this script twice, classic.py twice), wall / CPU ratios: tree
+fit 1.57-2.95 / 2.86-2.93, digits forest 1.35-1.89 / 1.20-1.46, breast_cancer 0.42-0.57 / 0.44-0.49 and 0.21-0.25
+/ 0.19-0.20 (hist), diabetes 1.02-1.39 / 0.98-1.19; prediction tree 2.26-2.77 / 2.29-2.82, forest 1.77-2.32 /
+1.95-2.18. The load, not the threads, moved these: the n_jobs=1 script in the same hour gave tree 2.70, forest
+1.35, 0.52, 0.21, 1.15, prediction tree 2.88, forest 2.07, and sklearn's forest predicted no faster on 2 threads
+than on 1 (2 cores busy with other jobs), while dljax's prediction slowed ~10x from idle (forest 0.25 s idle ->
+2.1-3.0 s; sklearn's 0.53 -> 1.0-1.3 s). Idle figures with n_jobs=2 are still to be measured.
 The digits forest's 5-seed gap (-0.0044) is seed noise: over seeds 0-49 dljax's mean is 0.9736 ± 0.0006
 (standard error) and sklearn's 0.9730 ± 0.0007; per-tree test accuracy (400 trees) 0.7627 vs 0.7629.
 """
 
 import argparse
 import functools
+import os
 import statistics
 import sys
-import time
 
 import jax
 import numpy as np
@@ -49,20 +63,28 @@ from dljax.classic import forest, tree
 from dljax.classic.streaming import predict_in_chunks
 from dljax.data.sources import load_dataset
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import CORES, peer_threads, threads_line, timed  # noqa: E402
+
 PREDICT_ROWS = 100_000
 PREDICT_REPEATS = 15  # a tree's prediction takes milliseconds: more repeats than fits for a steady median
 # Issue 3's targets: quality >= sklearn's - 0.005, fit time <= 2x sklearn's, prediction faster than sklearn's.
 QUALITY_TOLERANCE = 0.005
 FIT_RATIO_TARGET = 2.0
 # (learner, dataset, dljax module, config overrides, sklearn estimator)
+# sklearn's forests fit and predict on as many threads as XLA has (n_jobs); its single tree has no n_jobs.
 CASES = [
     ("tree", "digits", tree, dict(max_depth=14), lambda: DecisionTreeClassifier(random_state=0)),
-    ("forest", "digits", forest, dict(max_depth=14), lambda: RandomForestClassifier(random_state=0)),
-    ("forest", "breast_cancer", forest, dict(max_depth=12), lambda: RandomForestClassifier(random_state=0)),
+    ("forest", "digits", forest, dict(max_depth=14), lambda: RandomForestClassifier(random_state=0, n_jobs=CORES)),
+    ("forest", "breast_cancer", forest, dict(max_depth=12),
+     lambda: RandomForestClassifier(random_state=0, n_jobs=CORES)),
     ("forest (hist, 32 bins)", "breast_cancer", forest, dict(max_depth=12, splitter="hist"),
-     lambda: RandomForestClassifier(random_state=0)),
-    ("forest", "diabetes", forest, dict(max_depth=14, task="regression"), lambda: RandomForestRegressor(random_state=0)),
+     lambda: RandomForestClassifier(random_state=0, n_jobs=CORES)),
+    ("forest", "diabetes", forest, dict(max_depth=14, task="regression"),
+     lambda: RandomForestRegressor(random_state=0, n_jobs=CORES)),
 ]
+THREADS = threads_line(f"scikit-learn forests n_jobs={CORES} (fit and predict), its single tree 1 (no n_jobs), "
+                       f"BLAS and OpenMP pools {CORES}")
 
 
 def _quality(task, y, pred):
@@ -70,6 +92,11 @@ def _quality(task, y, pred):
 
 
 def rows(repeats: int = 5, seeds: int = 5) -> list[dict]:
+  with peer_threads():
+    return _rows(repeats, seeds)
+
+
+def _rows(repeats: int, seeds: int) -> list[dict]:
   out = []
   for learner, name, module, overrides, make_sk in CASES:
     d = load_dataset(name)
@@ -79,18 +106,16 @@ def rows(repeats: int = 5, seeds: int = 5) -> list[dict]:
     module.check_inputs(x, y, config)
     fit = jax.jit(functools.partial(module.fit, config=config))
     predict = jax.jit(module.predict)
-    start = time.perf_counter()
-    params = jax.block_until_ready(fit(jax.random.key(0), x, y))
-    first = time.perf_counter() - start
-    times, sk_times = [], []
+    params, first, _ = timed(lambda: jax.block_until_ready(fit(jax.random.key(0), x, y)))
+    times, sk_times, cpus, sk_cpus = [], [], [], []
     for _ in range(repeats):  # alternating, so both see the same load
-      start = time.perf_counter()
-      jax.block_until_ready(fit(jax.random.key(0), x, y))
-      times.append(time.perf_counter() - start)
-      start = time.perf_counter()
-      sk = make_sk().fit(x, y)
-      sk_times.append(time.perf_counter() - start)
-    fit_s = statistics.median(times)
+      _, wall, cpu = timed(lambda: jax.block_until_ready(fit(jax.random.key(0), x, y)))
+      times.append(wall)
+      cpus.append(cpu)
+      sk, wall, cpu = timed(lambda: make_sk().fit(x, y))
+      sk_times.append(wall)
+      sk_cpus.append(cpu)
+    fit_s, fit_cpu_s, sk_cpu_s = statistics.median(times), statistics.median(cpus), statistics.median(sk_cpus)
     quality = _quality(config.task, y_test, np.asarray(predict(params, x_test)))
     num_seeds = seeds if learner.startswith("forest") else 1
     qualities = [quality] + [_quality(config.task, y_test, np.asarray(predict(fit(jax.random.key(s), x, y), x_test)))
@@ -103,7 +128,8 @@ def rows(repeats: int = 5, seeds: int = 5) -> list[dict]:
                dljax_seed_range=f"{min(qualities):.4f}-{max(qualities):.4f}",
                sklearn_seed_range=f"{min(sk_qualities):.4f}-{max(sk_qualities):.4f}",
                dljax_fit_s=fit_s, sklearn_fit_s=statistics.median(sk_times),
-               time_ratio=fit_s / statistics.median(sk_times), compile_s=first - fit_s)
+               time_ratio=fit_s / statistics.median(sk_times), dljax_fit_cpu_s=fit_cpu_s,
+               sklearn_fit_cpu_s=sk_cpu_s, cpu_ratio=fit_cpu_s / sk_cpu_s, compile_s=first - fit_s)
     if name == "digits":
       big = x_test[np.random.RandomState(0).randint(0, len(x_test), PREDICT_ROWS)]
       big_on_device = jax.device_put(big)
@@ -114,18 +140,21 @@ def rows(repeats: int = 5, seeds: int = 5) -> list[dict]:
               "dljax_device_predict_s": lambda: predict(params, big_on_device)}
       for way in ways.values():
         jax.block_until_ready(way())
-      ours, sk_pred = {name: [] for name in ways}, []
+      ours, ours_cpu, sk_pred, sk_pred_cpu = {name: [] for name in ways}, {name: [] for name in ways}, [], []
       for _ in range(max(repeats, PREDICT_REPEATS)):
         for name, way in ways.items():  # sklearn's predict before each: caches as cold for both
-          start = time.perf_counter()
-          sk.predict(big)
-          sk_pred.append(time.perf_counter() - start)
-          start = time.perf_counter()
-          jax.block_until_ready(way())
-          ours[name].append(time.perf_counter() - start)
+          _, wall, cpu = timed(lambda: sk.predict(big))
+          sk_pred.append(wall)
+          sk_pred_cpu.append(cpu)
+          _, wall, cpu = timed(lambda: jax.block_until_ready(way()))
+          ours[name].append(wall)
+          ours_cpu[name].append(cpu)
       row.update({name: statistics.median(times) for name, times in ours.items()})
       row["sklearn_predict_s"] = statistics.median(sk_pred)
       row["predict_ratio"] = row["dljax_predict_s"] / row["sklearn_predict_s"]
+      row["dljax_predict_cpu_s"] = statistics.median(ours_cpu["dljax_predict_s"])
+      row["sklearn_predict_cpu_s"] = statistics.median(sk_pred_cpu)
+      row["predict_cpu_ratio"] = row["dljax_predict_cpu_s"] / row["sklearn_predict_cpu_s"]
     row["quality_ok"] = "yes" if row["quality_diff"] >= -QUALITY_TOLERANCE else "NO"
     row["fit_ok"] = "yes" if row["time_ratio"] <= FIT_RATIO_TARGET else "NO"
     if "predict_ratio" in row:
@@ -136,9 +165,9 @@ def rows(repeats: int = 5, seeds: int = 5) -> list[dict]:
 
 def markdown(table: list[dict]) -> str:
   keys = ["learner", "dataset", "metric", "seeds", "dljax", "sklearn", "quality_diff", "dljax_seed_range",
-          "sklearn_seed_range", "dljax_fit_s", "sklearn_fit_s",
-          "time_ratio", "compile_s", "dljax_predict_s", "sklearn_predict_s", "predict_ratio", "dljax_whole_predict_s",
-          "dljax_device_predict_s",
+          "sklearn_seed_range", "dljax_fit_s", "sklearn_fit_s", "time_ratio", "dljax_fit_cpu_s", "sklearn_fit_cpu_s",
+          "cpu_ratio", "compile_s", "dljax_predict_s", "sklearn_predict_s", "predict_ratio", "dljax_predict_cpu_s",
+          "sklearn_predict_cpu_s", "predict_cpu_ratio", "dljax_whole_predict_s", "dljax_device_predict_s",
           "quality_ok", "fit_ok", "predict_ok"]
   fmt = lambda v: "" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
   lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
@@ -151,6 +180,7 @@ def main(argv=None):
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--seeds", type=int, default=5, help="forest quality: mean over this many seeds")
   args = parser.parse_args(argv)
+  print(THREADS)
   print(markdown(rows(args.repeats, args.seeds)))
   print(f"\nreproduce: python benchmarks/classic_tree.py --repeats {args.repeats} --seeds {args.seeds}   "
         f"(jax {jax.__version__}, {jax.device_count()} {jax.devices()[0].platform} device(s))")

@@ -8,6 +8,9 @@ slow-down caused by other processes on the machine hits all of them alike:
   * PyTorch (the `bench` extra): the same architecture, batch, AdamW, augmentation, max pooling;
   * a 4096x4096 float32 `jnp.dot` under jit: the achievable FLOP/s of these cores.
 Inputs are random but fixed: a step's cost does not depend on the input values.
+Threads (benchmarks/_timing.py, printed in the header): XLA and PyTorch (torch.set_num_threads) both get all
+the process's cores. Beside images/s (wall time) each contender's images per CPU-second (the process's CPU
+time, all threads, over the same windows) is printed, and the dljax / PyTorch ratio of both.
 
 Run:  python benchmarks/cnn_throughput.py            (add --skip-torch without the bench extra)
 """
@@ -15,7 +18,6 @@ Run:  python benchmarks/cnn_throughput.py            (add --skip-torch without t
 import argparse
 import os
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +28,9 @@ from dljax.nn import CNN
 from dljax.nn.cnn import conv_flops_per_example
 from dljax.train import optim, step as step_lib
 from dljax.train.state import TrainState
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import CORES, threads_line, timed  # noqa: E402
 
 EXPERIMENT = "fashion_mnist_cnn"
 IMAGE_SHAPE = (28, 28, 1)
@@ -85,7 +90,7 @@ def torch_runner(config, batch):
   from torch import nn
 
   torch.manual_seed(0)
-  torch.set_num_threads(os.cpu_count())
+  torch.set_num_threads(CORES)
   layers, cin = [], IMAGE_SHAPE[-1]
   model_cfg = config.model
   for features in model_cfg.conv_features:
@@ -168,6 +173,7 @@ def main(argv=None):
         f"crop_padding={config.data.augment_crop_padding}, float32, jax {jax.__version__} on "
         f"{jax.device_count()} {jax.devices()[0].platform} device(s), {os.cpu_count()} cores")
   print("# inputs: random but fixed uint8-valued images / 255; input values do not change a step's cost")
+  print("# " + threads_line("PyTorch " + ("not run" if args.skip_torch else f"torch.set_num_threads({CORES})")))
 
   max_run, model_flops, xla_flops = dljax_runner(config, "max", batch)
   avg_run, _, _ = dljax_runner(config, "avg", batch)
@@ -184,38 +190,43 @@ def main(argv=None):
   for run, _, _ in contenders.values():
     run(args.warmup)
   rates = {name: [] for name in contenders}  # items/s: images for training, dots for the matmul
+  cpu_rates = {name: [] for name in contenders}  # items per CPU-second of this process (all threads)
   total0, idle0 = _cpu_ticks()
-  own0 = time.process_time()
+  own = 0.0
   for _ in range(args.windows):
     for name, (run, per_call, n) in contenders.items():
-      t = time.perf_counter()
-      run(n)
-      rates[name].append(n * per_call / (time.perf_counter() - t))
+      _, wall, cpu = timed(lambda: run(n))
+      rates[name].append(n * per_call / wall)
+      cpu_rates[name].append(n * per_call / cpu)
+      own += cpu
   total1, idle1 = _cpu_ticks()
   busy = (total1 - total0) - (idle1 - idle0)
   ticks = os.sysconf("SC_CLK_TCK")
-  others = max(0.0, busy / ticks - (time.process_time() - own0)) / ((total1 - total0) / ticks)
+  others = max(0.0, busy / ticks - own) / ((total1 - total0) / ticks)
 
   med = {name: float(np.median(v)) for name, v in rates.items()}
+  cpu_med = {name: float(np.median(v)) for name, v in cpu_rates.items()}
   peak = med["jnp.dot 4096x4096 f32"] * dot_flops
   ours = med["dljax (max pool)"]
   print()
-  print("| contender | images/s (median) | spread (min-max) | GFLOP/step (model) | achieved GFLOP/s | of jnp.dot peak |")
-  print("|---|---|---|---|---|---|")
+  print("| contender | images/s (median) | spread (min-max) | images per CPU-s (median) | GFLOP/step (model) | "
+        "achieved GFLOP/s | of jnp.dot peak |")
+  print("|---|---|---|---|---|---|---|")
   for name, r in med.items():
     lo, hi = min(rates[name]), max(rates[name])
     if name.startswith("jnp.dot"):
-      print(f"| {name} | - | - | {dot_flops / 1e9:.1f} per dot | {peak / 1e9:.0f} | 100% |")
+      print(f"| {name} | - | - | - | {dot_flops / 1e9:.1f} per dot | {peak / 1e9:.0f} | 100% |")
       continue
     achieved = r / batch * model_flops
-    print(f"| {name} | {r:.0f} | {lo:.0f}-{hi:.0f} | {model_flops / 1e9:.2f} | {achieved / 1e9:.0f} | "
-          f"{achieved / peak:.0%} |")
+    print(f"| {name} | {r:.0f} | {lo:.0f}-{hi:.0f} | {cpu_med[name]:.0f} | {model_flops / 1e9:.2f} | "
+          f"{achieved / 1e9:.0f} | {achieved / peak:.0%} |")
   print()
   print(f"model FLOPs per train step: {model_flops / 1e9:.2f} G (conv_flops_per_example x 3 for fwd+bwd "
         f"x batch {batch}); XLA cost_analysis of the compiled step: {xla_flops / 1e9:.2f} G")
   torch_names = [n for n in med if n.startswith("PyTorch")]
   if torch_names:
-    print(f"ratio dljax / PyTorch (max pool): {ours / med[torch_names[0]]:.2f}")
+    print(f"ratio dljax / PyTorch (max pool): {ours / med[torch_names[0]]:.2f} images/s (wall), "
+          f"{cpu_med['dljax (max pool)'] / cpu_med[torch_names[0]]:.2f} images per CPU-second")
   print(f"ratio dljax max pool / avg pool: {ours / med['dljax (avg pool, reference)']:.2f}")
   print(f"other processes used {others:.0%} of the machine's CPU during the timed windows "
         "(all contenders interleaved, so ratios are fairer than absolute numbers)")

@@ -14,6 +14,10 @@ dljax's compilation is excluded by a warm-up. Each time is the minimum over --re
 least-disturbed one), as wall time and as process CPU time (all threads): on a shared machine the
 CPU-time ratio is the steadier measure of work done.
 
+Threads (benchmarks/_timing.py, printed in the header): XLA runs on all the process's cores, and
+scikit-learn's OpenMP and BLAS pools are set to as many (its default here too, so the figures below, measured
+before this was explicit, had both sides on 2 threads).
+
 --devices N splits the CPU into N XLA devices (set before jax starts) and shards the rows over them
 (per-device sums and counts psum'med): one device per core.
 
@@ -42,7 +46,6 @@ if __name__ == "__main__":  # the device count must be fixed before jax is impor
                                f" --xla_force_host_platform_device_count={int(_devices)}").strip()
 
 import functools  # noqa: E402
-import time  # noqa: E402
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
@@ -52,11 +55,13 @@ from sklearn.datasets import make_blobs  # noqa: E402
 from dljax import parallel  # noqa: E402
 from dljax.classic import kmeans  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import CORES, peer_threads, threads_line, timed  # noqa: E402
+
 
 def _timed(run):
-  wall, cpu = time.perf_counter(), time.process_time()
-  result = run()
-  return time.perf_counter() - wall, time.process_time() - cpu, result
+  result, wall, cpu = timed(run)
+  return wall, cpu, result
 
 
 def _dljax_fit(x, init, k, iters, chunk_size, mesh, algorithm):
@@ -95,12 +100,13 @@ def main(argv=None):
   ours = {it: _dljax_fit(x_dev, init, k, it, args.chunk_size, mesh, args.algorithm) for it in (1, 1 + m)}
   theirs = {it: _sklearn_fit(x, init, k, it) for it in (1, 1 + m)}
   times = {(side, it): [] for side in ("dljax", "sklearn") for it in (1, 1 + m)}
-  for _ in range(args.repeats):
-    for it in (1, 1 + m):
-      wall, cpu, params = ours[it]()
-      times["dljax", it].append((wall, cpu))
-      wall, cpu, model = theirs[it]()
-      times["sklearn", it].append((wall, cpu))
+  with peer_threads():  # sklearn's pools at CORES threads (outside the timing: setting them takes ~7 ms)
+    for _ in range(args.repeats):
+      for it in (1, 1 + m):
+        wall, cpu, params = ours[it]()
+        times["dljax", it].append((wall, cpu))
+        wall, cpu, model = theirs[it]()
+        times["sklearn", it].append((wall, cpu))
   assert int(params.n_iter) == model.n_iter_ == 1 + m, (int(params.n_iter), model.n_iter_)
 
   def best(side, it, column):
@@ -121,6 +127,7 @@ def main(argv=None):
   print(f"\n{n}×{d} float32, K={k}, {1 + m} iterations from the same k-means++ centres, "
         f"{args.devices} device(s), chunk_size {args.chunk_size}; dljax algorithm={args.algorithm!r} "
         "(Lloyd's iterations), scikit-learn algorithm='lloyd'")
+  print(threads_line(f"scikit-learn KMeans OpenMP and BLAS pools {CORES}"))
   print("| ms per iteration | dljax | sklearn | ratio (target ≤ 0.8) |")
   print("|---|---|---|---|")
   for name, ours_ms, theirs_ms, ratio in rows:

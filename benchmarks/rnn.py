@@ -10,11 +10,15 @@ Two measurements, each for the Elman RNN, LSTM and GRU:
     scratch by both on the same windows and scored on the same test years (R², mean ± std over `--seeds`),
     PyTorch with its default initialisation, dljax through `loop.train_and_evaluate` (the `dljax run`
     path, checkpoints and all); next to the AR(20) least-squares baseline (scikit-learn).
+Threads (benchmarks/_timing.py, printed in the header): XLA and PyTorch (torch.set_num_threads) both get all
+the process's cores (PyTorch's default here too). The step table gives wall time and the process's CPU time
+(all threads) per step, over the same windows, and the dljax / PyTorch ratio of each.
 
 Run:  python benchmarks/rnn.py            (--seeds 5 --windows 7)
 """
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -32,6 +36,9 @@ from dljax.nn.rnn import RecurrentNet
 from dljax.train import loop, optim
 from dljax.train import step as step_lib
 from dljax.train.state import TrainState
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import CORES, threads_line, timed  # noqa: E402
 
 CELLS = ("rnn", "lstm", "gru")
 # (name, batch, time steps, input features, hidden units)
@@ -129,15 +136,17 @@ def step_times(windows: int, steps_per_window: int) -> list[dict]:
       n = steps_per_window if shape == "sunspots" else max(1, steps_per_window // 10)
       for run in runners.values():
         run(3)
-      times = {name: [] for name in runners}
+      times, cpus = {name: [] for name in runners}, {name: [] for name in runners}
       for _ in range(windows):
         for name, run in runners.items():
-          start = time.perf_counter()
-          run(n)
-          times[name].append((time.perf_counter() - start) / n)
+          _, wall, cpu = timed(lambda: run(n))
+          times[name].append(wall / n)
+          cpus[name].append(cpu / n)
       ours, theirs = statistics.median(times["dljax"]), statistics.median(times["torch"])
+      ours_cpu, theirs_cpu = statistics.median(cpus["dljax"]), statistics.median(cpus["torch"])
       rows.append(dict(shape=f"{shape} (B={batch}, T={steps}, D={features}, H={hidden})", cell=cell,
-                       dljax_ms=ours * 1e3, torch_ms=theirs * 1e3, ratio=ours / theirs))
+                       dljax_ms=ours * 1e3, torch_ms=theirs * 1e3, ratio=ours / theirs,
+                       dljax_cpu_ms=ours_cpu * 1e3, torch_cpu_ms=theirs_cpu * 1e3, cpu_ratio=ours_cpu / theirs_cpu))
   return rows
 
 
@@ -201,9 +210,12 @@ def main(argv=None):
   parser.add_argument("--skip-quality", action="store_true")
   args = parser.parse_args(argv)
   import torch
+  torch.set_num_threads(CORES)
   print(f"# jax {jax.__version__} ({jax.device_count()} {jax.devices()[0].platform} device(s)), "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
-  print("\n## train step, ms (median of interleaved windows); ratio = dljax / PyTorch\n")
+  print("# " + threads_line(f"PyTorch torch.set_num_threads({CORES})"))
+  print("\n## train step, ms (median of interleaved windows; wall, and CPU of all threads); "
+        "ratio = dljax / PyTorch\n")
   print(markdown(step_times(args.windows, args.steps)))
   if not args.skip_quality:
     print(f"\n## sunspots test R² (targets 1950-2008), {args.seeds} seeds; run_s = one run's wall time\n")
