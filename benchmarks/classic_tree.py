@@ -35,14 +35,7 @@ value) and 0.24-0.25 (hist, 32 bins), diabetes 1.38-1.41; quality diff vs sklear
 jitted call on the whole array: 1.01-1.59x), forest 0.47-0.63x.
 Re-measured 2026-12-02 on a fresh machine (scikit-learn 1.9.1), two runs: tree fit 1.42-1.53x, digits forest
 1.24-1.39x, breast_cancer 0.61 / 0.27 (hist), diabetes 1.37x; prediction (chunked) tree 0.83-0.89x, forest 0.59-0.64x.
-All of the above with sklearn's forests on n_jobs=1. Measured 2026-12-03 with n_jobs=2, on a machine loaded by
-other jobs (load average 6-7, never idle), four runs (this script twice, classic.py twice), wall / CPU ratios: tree
-fit 1.57-2.95 / 2.86-2.93, digits forest 1.35-1.89 / 1.20-1.46, breast_cancer 0.42-0.57 / 0.44-0.49 and 0.21-0.25
-/ 0.19-0.20 (hist), diabetes 1.02-1.39 / 0.98-1.19; prediction tree 2.26-2.77 / 2.29-2.82, forest 1.77-2.32 /
-1.95-2.18. The load, not the threads, moved these: the n_jobs=1 script in the same hour gave tree 2.70, forest
-1.35, 0.52, 0.21, 1.15, prediction tree 2.88, forest 2.07, and sklearn's forest predicted no faster on 2 threads
-than on 1 (2 cores busy with other jobs), while dljax's prediction slowed ~10x from idle (forest 0.25 s idle ->
-2.1-3.0 s; sklearn's 0.53 -> 1.0-1.3 s). Idle figures with n_jobs=2 are still to be measured.
+All of the above with sklearn's forests on n_jobs=1 (two threads against one); not yet re-measured idle with n_jobs=2.
 The digits forest's 5-seed gap (-0.0044) is seed noise: over seeds 0-49 dljax's mean is 0.9736 ± 0.0006
 (standard error) and sklearn's 0.9730 ± 0.0007; per-tree test accuracy (400 trees) 0.7627 vs 0.7629.
 """
