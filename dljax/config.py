@@ -140,7 +140,7 @@ def _float(low=None, high=None, *, low_open=False, high_open=False, optional=Fal
 _SIZE, _COUNT, _POSITIVE = _int(1), _int(0), _float(0, low_open=True)
 _PROBABILITY, _DROP_RATE = _float(0, 1), _float(0, 1, high_open=True)
 
-# Every numeric field of every registered config matches one pattern here (tests/test_config_rules.py
+# Every numeric field of every registered config matches one pattern here (tests/cli/test_bad_config_values.py
 # checks it), first match wins. Patterns are fnmatch globs on the dotted path.
 RULES: tuple[tuple[str, object], ...] = (
     ("seed", _int(0, 2**31 - 1)),
