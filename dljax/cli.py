@@ -93,9 +93,9 @@ def cmd_run(args) -> int:
   config = _config(args.name, args.overrides)
   seeds = None
   if args.vmap_seeds:
-    from dljax.launch import vmap_seeds
+    from dljax.sweeps import vmap_seeds
     seeds = vmap_seeds.parse_seeds(args.vmap_seeds)
-    vmap_seeds.vmapped_config(config, seeds)  # refuses a non-supervised experiment before any start-up
+    vmap_seeds.vmapped_config(config, seeds)  # refuses a non-minibatch experiment before any start-up
   _join_job(args)
   from dljax.train import loop
   if seeds is None:
@@ -129,7 +129,7 @@ def cmd_plot(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-  from dljax.launch import sweep
+  from dljax.sweeps import sweep
   args.workdir = _resolve(args.workdir)
   name, grid, seeds, overrides = args.name, list(args.grid), args.seeds, list(args.overrides)
   if args.sweep_file:
@@ -153,7 +153,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_report(args) -> int:
-  from dljax.launch import report
+  from dljax.sweeps import report
   result = report.report(_resolve(args.dir), x_key=args.x)
   print(f"{len(result['rows'])} settings; wrote " + ", ".join(result["files"]))
   return 0

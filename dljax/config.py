@@ -148,6 +148,7 @@ RULES: tuple[tuple[str, object], ...] = (
     ("num_train_steps", _int(1, optional=True)), ("log_every_steps", _SIZE), ("keep_checkpoints", _SIZE),
     ("eval_every_steps", _COUNT), ("checkpoint_every_steps", _COUNT),
     ("data.max_train", _int(1, optional=True)), ("data.max_test", _int(1, optional=True)),
+    ("task", Choice("dljax.tasks:TASKS")), ("data.train_subset", _int(1, optional=True)), ("max_train_steps", _int(1, optional=True)),
     ("data.augment_crop_padding", _COUNT),
     ("optimizer.name", Choice("dljax.train.optim:OPTIMIZERS")),
     ("optimizer.schedule", Choice("dljax.train.optim:SCHEDULES")),
@@ -202,7 +203,10 @@ _FIXED_KEYS = ("experiment", "kind", "trainer")  # what the experiment is, not a
 
 
 def rule_for(path: str):
-  """The rule of a dotted config path, or None (a string checked by the code that reads it)."""
+  """The rule of a dotted config path, or None (a string checked by the code that reads it). The arms of a
+  choice experiment (methods.NAME.*) follow the rules of a whole config."""
+  if path.startswith("methods."):
+    path = path.split(".", 2)[-1]
   return next((rule for pattern, rule in RULES if fnmatch.fnmatchcase(path, pattern)), None)
 
 

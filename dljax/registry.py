@@ -1,6 +1,7 @@
-"""name -> experiment. Experiments register themselves with `@register(...)` on their
-`get_config` function in a module of `dljax/experiments/`; every module there is imported on first
-use, so adding an experiment is adding a file (no hand-kept import table)."""
+"""name -> experiment. Experiments register themselves with `@register(...)` on their `get_config`
+function in a module of the top-level `experiments/` (installed as dljax.experiments); every module
+there is imported on first use, so adding an experiment is adding a file (no hand-kept import table).
+Experiments are configs only: `config.trainer` names a trainer in dljax.train.trainers.TRAINERS."""
 
 import dataclasses
 import difflib

@@ -18,7 +18,7 @@ import threading
 
 from _common import Parser, main_wrapper, split_argv
 
-from dljax.launch import clusters
+from dljax.sweeps import clusters
 
 
 def _forward(prefix: str, stream, out) -> None:

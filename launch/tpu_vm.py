@@ -15,7 +15,7 @@ import sys
 
 from _common import Parser, main_wrapper, split_argv
 
-from dljax.launch import clusters
+from dljax.sweeps import clusters
 
 
 def main(argv: list[str]) -> int:

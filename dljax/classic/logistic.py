@@ -30,6 +30,7 @@ or when a step no longer moves θ beyond float32 rounding, or after config.max_i
 `check_inputs` (plain Python, before `fit`) turns bad data and hyper-parameters into a one-line UserError.
 """
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -93,138 +94,195 @@ def _with_ones(x: jax.Array, fit_intercept: bool) -> jax.Array:
 def fit(key: jax.Array, x: jax.Array, y: jax.Array, config) -> LogisticParams:
   """The minimiser (W, b) of C·Σ loss + ½‖W‖² (module docstring). `key` is unused: the optimum is unique."""
   del key
-  k = config.num_classes
-  binary = k == 2
-  rows = 1 if binary else k                        # rows of θ: one score per class, or one for K = 2
-  xt = _with_ones(x, config.fit_intercept)          # (N, D̃)
-  n, dt = xt.shape
+  problem = _problem(x, y, config)
+  newton_direction = _cg_direction if _uses_cg(problem, config.solver) else _cholesky_direction
+  n_iter, theta = _newton(problem, newton_direction, config.max_iter, config.tol)
+  return _params(theta, n_iter, config.fit_intercept)
+
+
+class _Problem(NamedTuple):
+  """The objective f(θ) of the module docstring over θ = [W, b], (R, D̃) float32 with R = 1 (K = 2) or K
+  rows and D̃ = D + 1 columns (D without an intercept)."""
+  xt: jax.Array         # (N, D̃) float32: x̃ = [x, 1]
+  targets: jax.Array    # (N, R) float32: y (K = 2) or one-hot y
+  c: jax.Array          # () float32: C
+  penalised: jax.Array  # (D̃,) float32: 1 on W's columns, 0 on the intercept column
+  binary: bool          # K = 2: one row of scores, sigmoid instead of softmax
+  gauge: bool           # the ½(Σ_k b_k)² term (multinomial with intercept)
+
+
+def _problem(x: jax.Array, y: jax.Array, config) -> _Problem:
+  """x: (N, D) float, y: (N,) int labels 0..K−1."""
+  binary = config.num_classes == 2
+  xt = _with_ones(x, config.fit_intercept)
   y = jnp.asarray(y, jnp.int32)
-  targets = y[:, None].astype(jnp.float32) if binary else jax.nn.one_hot(y, k, dtype=jnp.float32)
-  c = jnp.float32(config.C)
-  # 1 on penalised coordinates (W), 0 on the intercept column.
-  penalised = jnp.ones(dt, jnp.float32)
+  targets = y[:, None].astype(jnp.float32) if binary else jax.nn.one_hot(y, config.num_classes, dtype=jnp.float32)
+  penalised = jnp.ones(xt.shape[1], jnp.float32)
   if config.fit_intercept:
     penalised = penalised.at[-1].set(0.0)
-  gauge = config.fit_intercept and not binary    # the ½(Σ_k b_k)² term of the docstring
+  return _Problem(xt=xt, targets=targets, c=jnp.float32(config.C), penalised=penalised, binary=binary,
+                  gauge=config.fit_intercept and not binary)
 
-  def scores(theta):
-    return jnp.dot(xt, theta.T, precision=_HIGHEST)  # (N, rows)
 
-  def objective(theta):
-    z = scores(theta)
-    if binary:
-      loss = jnp.sum(jax.nn.softplus(z) - targets * z)
-    else:
-      loss = jnp.sum(jax.nn.logsumexp(z, axis=1)) - jnp.sum(targets * z)
-    f = c * loss + 0.5 * jnp.sum(penalised * theta**2)
-    if gauge:
-      f += 0.5 * jnp.sum(theta[:, -1])**2
-    return f
+def _uses_cg(problem: _Problem, solver: str) -> bool:
+  """Whether the Newton direction comes from conjugate gradients (else from the Cholesky factor of H)."""
+  num_params = problem.targets.shape[1] * problem.xt.shape[1]
+  return solver == "newton-cg" or (solver == "auto" and num_params > _AUTO_CHOLESKY_MAX)
 
-  def gradient(theta, probs):
-    g = c * jnp.dot((probs - targets).T, xt, precision=_HIGHEST) + penalised * theta
-    if gauge:
-      g = g.at[:, -1].add(jnp.sum(theta[:, -1]))
-    return g
 
-  def probabilities(theta):
-    z = scores(theta)
-    return jax.nn.sigmoid(z) if binary else jax.nn.softmax(z, axis=1)
+def _scores(problem: _Problem, theta: jax.Array) -> jax.Array:
+  """(N, R) float32 z = X̃·θᵀ. theta: (R, D̃) float32."""
+  return jnp.dot(problem.xt, theta.T, precision=_HIGHEST)
 
-  def hessian(probs):
-    """H over θ flattened row-major ((class, feature) pairs), (rows·D̃, rows·D̃)."""
-    if binary:
-      weighted = xt * (probs * (1.0 - probs))                      # diag(p(1−p))·X̃
-      h = c * jnp.dot(xt.T, weighted, precision=_HIGHEST)
-    else:
-      # Σ_i diag(p_i) ⊗ x̃_i x̃_iᵀ (block diagonal) minus Σ_i (p_i ⊗ x̃_i)(p_i ⊗ x̃_i)ᵀ (one big matmul).
-      px = (probs[:, :, None] * xt[:, None, :]).reshape(n, rows * dt)   # rows p_i ⊗ x̃_i
-      blocks = jnp.einsum("nk,na,nb->kab", probs, xt, xt, precision=_HIGHEST)
-      block_diagonal = (jnp.eye(k)[:, None, :, None] * blocks[:, :, None, :]).reshape(k * dt, k * dt)
-      h = c * (block_diagonal - jnp.dot(px.T, px, precision=_HIGHEST))
-    h = h + jnp.diag(jnp.tile(penalised, rows))
-    if gauge:
-      intercepts = jnp.zeros((rows, dt), jnp.float32).at[:, -1].set(1.0).reshape(-1)
-      h = h + jnp.outer(intercepts, intercepts)
-    return h
 
-  def hessian_times(probs, v):
-    """H·v without forming H: C·X̃ᵀ[(diag(p_i) − p_i p_iᵀ)·(X̃vᵀ)_i] + penalty terms; O(N·D̃·rows)."""
-    u = scores(v)                                                    # (N, rows) = X̃·vᵀ
-    if binary:
-      r = probs * (1.0 - probs) * u
-    else:
-      pu = probs * u
-      r = pu - probs * jnp.sum(pu, axis=1, keepdims=True)
-    hv = c * jnp.dot(r.T, xt, precision=_HIGHEST) + penalised * v
-    if gauge:
-      hv = hv.at[:, -1].add(jnp.sum(v[:, -1]))
-    return hv
+def _objective(problem: _Problem, theta: jax.Array) -> jax.Array:
+  """() float32 f(θ). theta: (R, D̃) float32."""
+  z = _scores(problem, theta)
+  if problem.binary:
+    loss = jnp.sum(jax.nn.softplus(z) - problem.targets * z)
+  else:
+    loss = jnp.sum(jax.nn.logsumexp(z, axis=1)) - jnp.sum(problem.targets * z)
+  f = problem.c * loss + 0.5 * jnp.sum(problem.penalised * theta**2)
+  if problem.gauge:
+    f += 0.5 * jnp.sum(theta[:, -1])**2
+  return f
 
-  def hessian_diagonal(probs):
-    """diag(H), the Jacobi preconditioner of conjugate gradients."""
-    d = c * jnp.dot((probs * (1.0 - probs)).T, xt**2, precision=_HIGHEST) + penalised
-    return d.at[:, -1].add(1.0) if gauge else d
 
-  def direction_cholesky(probs, g, _):
-    h = hessian(probs)
-    # A relative jitter keeps the float32 Cholesky positive definite; any PD matrix keeps the fixed point.
-    h = h + (1e-7 * jnp.max(jnp.diag(h))) * jnp.eye(h.shape[0], dtype=h.dtype)
-    return -jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(h, lower=True), g.reshape(-1)).reshape(g.shape)
+def _probabilities(problem: _Problem, theta: jax.Array) -> jax.Array:
+  """(N, R) float32 p = σ(z) (K = 2) or softmax(z). theta: (R, D̃) float32."""
+  z = _scores(problem, theta)
+  return jax.nn.sigmoid(z) if problem.binary else jax.nn.softmax(z, axis=1)
 
-  def direction_cg(probs, g, g0_norm):
-    # Truncated Newton: solve H·Δ = −∇f only to a relative residual η = min(0.1, √(‖∇f‖/‖∇f₀‖)), which
-    # shrinks as ∇f does: superlinear convergence at a fraction of an exact solve's cost.
-    g_norm = jnp.linalg.norm(g)
-    eta = jnp.minimum(0.1, jnp.sqrt(g_norm / g0_norm))
-    inv_diag = 1.0 / hessian_diagonal(probs)
-    direction, _ = jax.scipy.sparse.linalg.cg(lambda v: hessian_times(probs, v), -g, tol=eta,
-                                              maxiter=_MAX_CG_ITER, M=lambda r: inv_diag * r)
-    return direction
 
-  use_cg = config.solver == "newton-cg" or (config.solver == "auto" and rows * dt > _AUTO_CHOLESKY_MAX)
-  newton_direction = direction_cg if use_cg else direction_cholesky
+def _gradient(problem: _Problem, theta: jax.Array, probs: jax.Array) -> jax.Array:
+  """(R, D̃) float32 ∇f = C·(P − Y)ᵀX̃ + penalty terms. theta: (R, D̃); probs: (N, R) = _probabilities(θ)."""
+  g = problem.c * jnp.dot((probs - problem.targets).T, problem.xt, precision=_HIGHEST) + problem.penalised * theta
+  if problem.gauge:
+    g = g.at[:, -1].add(jnp.sum(theta[:, -1]))
+  return g
 
-  def converged(g):
-    return jnp.max(jnp.abs(g)) <= config.tol * c * n
 
-  def newton_step(state):
-    it, theta, f, probs, g, _ = state
-    direction = newton_direction(probs, g, g0_norm)
-    slope = jnp.sum(g * direction)                                   # ∇fᵀΔ < 0
-    # Near the optimum f changes by less than its float32 rounding; that slack stops needless halvings.
-    slack = 16 * _EPS * jnp.abs(f)
+def _hessian(problem: _Problem, probs: jax.Array) -> jax.Array:
+  """(R·D̃, R·D̃) float32 H over θ flattened row-major ((class, feature) pairs). probs: (N, R) float32."""
+  xt, c = problem.xt, problem.c
+  (n, dt), rows = xt.shape, probs.shape[1]
+  if problem.binary:
+    weighted = xt * (probs * (1.0 - probs))                      # diag(p(1−p))·X̃
+    h = c * jnp.dot(xt.T, weighted, precision=_HIGHEST)
+  else:
+    # Σ_i diag(p_i) ⊗ x̃_i x̃_iᵀ (block diagonal) minus Σ_i (p_i ⊗ x̃_i)(p_i ⊗ x̃_i)ᵀ (one big matmul).
+    px = (probs[:, :, None] * xt[:, None, :]).reshape(n, rows * dt)   # rows p_i ⊗ x̃_i
+    blocks = jnp.einsum("nk,na,nb->kab", probs, xt, xt, precision=_HIGHEST)
+    block_diagonal = (jnp.eye(rows)[:, None, :, None] * blocks[:, :, None, :]).reshape(rows * dt, rows * dt)
+    h = c * (block_diagonal - jnp.dot(px.T, px, precision=_HIGHEST))
+  h = h + jnp.diag(jnp.tile(problem.penalised, rows))
+  if problem.gauge:
+    intercepts = jnp.zeros((rows, dt), jnp.float32).at[:, -1].set(1.0).reshape(-1)
+    h = h + jnp.outer(intercepts, intercepts)
+  return h
 
-    def too_high(ls):
-      t, f_new, halvings = ls
-      return (f_new > f + _ARMIJO * t * slope + slack) & (halvings < _MAX_HALVINGS)
 
-    def halve(ls):
-      t, _, halvings = ls
-      return t / 2, objective(theta + (t / 2) * direction), halvings + 1
+def _hessian_times(problem: _Problem, probs: jax.Array, v: jax.Array) -> jax.Array:
+  """(R, D̃) float32 H·v without forming H: C·X̃ᵀ[(diag(p_i) − p_i p_iᵀ)·(X̃vᵀ)_i] + penalty terms, O(N·D̃·R).
+  probs: (N, R) float32; v: (R, D̃) float32."""
+  u = _scores(problem, v)                                          # (N, R) = X̃·vᵀ
+  if problem.binary:
+    r = probs * (1.0 - probs) * u
+  else:
+    pu = probs * u
+    r = pu - probs * jnp.sum(pu, axis=1, keepdims=True)
+  hv = problem.c * jnp.dot(r.T, problem.xt, precision=_HIGHEST) + problem.penalised * v
+  if problem.gauge:
+    hv = hv.at[:, -1].add(jnp.sum(v[:, -1]))
+  return hv
 
-    t, f_new, _ = jax.lax.while_loop(too_high, halve, (jnp.float32(1.0), objective(theta + direction), 0))
-    new_theta = theta + t * direction
-    new_probs = probabilities(new_theta)
-    new_g = gradient(new_theta, new_probs)
-    # The step is below float32 resolution of θ: further steps only shuffle rounding errors.
-    stalled = jnp.max(jnp.abs(t * direction)) <= 4 * _EPS * jnp.maximum(1.0, jnp.max(jnp.abs(new_theta)))
-    return it + 1, new_theta, f_new, new_probs, new_g, converged(new_g) | stalled
 
-  def keep_going(state):
-    it, *_, done = state
-    return (it < config.max_iter) & ~done
+def _hessian_diagonal(problem: _Problem, probs: jax.Array) -> jax.Array:
+  """(R, D̃) float32 diag(H), the Jacobi preconditioner of conjugate gradients. probs: (N, R) float32."""
+  d = problem.c * jnp.dot((probs * (1.0 - probs)).T, problem.xt**2, precision=_HIGHEST) + problem.penalised
+  return d.at[:, -1].add(1.0) if problem.gauge else d
 
-  theta0 = jnp.zeros((rows, dt), jnp.float32)
-  probs0 = probabilities(theta0)
-  g0 = gradient(theta0, probs0)
+
+def _cholesky_direction(problem: _Problem, probs: jax.Array, g: jax.Array, g0_norm: jax.Array) -> jax.Array:
+  """(R, D̃) float32 Δ = −H⁻¹∇f, solved exactly with the Cholesky factor of H. probs: (N, R); g: (R, D̃) ∇f."""
+  del g0_norm  # only the truncated CG solve reads it
+  h = _hessian(problem, probs)
+  # A relative jitter keeps the float32 Cholesky positive definite; any PD matrix keeps the fixed point.
+  h = h + (1e-7 * jnp.max(jnp.diag(h))) * jnp.eye(h.shape[0], dtype=h.dtype)
+  return -jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(h, lower=True), g.reshape(-1)).reshape(g.shape)
+
+
+def _cg_direction(problem: _Problem, probs: jax.Array, g: jax.Array, g0_norm: jax.Array) -> jax.Array:
+  """(R, D̃) float32 Δ ≈ −H⁻¹∇f by Jacobi-preconditioned conjugate gradients on products H·v. probs: (N, R);
+  g: (R, D̃) ∇f; g0_norm: () ‖∇f‖ at θ = 0."""
+  # Truncated Newton (Nocedal & Wright, Numerical Optimization, §7.1): solve H·Δ = −∇f only to a relative
+  # residual η = min(0.1, √(‖∇f‖/‖∇f₀‖)), which shrinks as ∇f does: superlinear convergence at a fraction of
+  # an exact solve's cost.
+  g_norm = jnp.linalg.norm(g)
+  eta = jnp.minimum(0.1, jnp.sqrt(g_norm / g0_norm))
+  inv_diag = 1.0 / _hessian_diagonal(problem, probs)
+  direction, _ = jax.scipy.sparse.linalg.cg(lambda v: _hessian_times(problem, probs, v), -g, tol=eta,
+                                            maxiter=_MAX_CG_ITER, M=lambda r: inv_diag * r)
+  return direction
+
+
+def _converged(problem: _Problem, g: jax.Array, tol: float) -> jax.Array:
+  """() bool: the mean-loss gradient max|∇f|/(C·N) is within tol (sklearn's meaning). g: (R, D̃) float32."""
+  return jnp.max(jnp.abs(g)) <= tol * problem.c * problem.xt.shape[0]
+
+
+def _newton(problem: _Problem, newton_direction, max_iter: int, tol: float):
+  """Newton's method from θ = 0 with a backtracking line search, until converged, stalled or max_iter steps.
+  newton_direction: _cholesky_direction or _cg_direction. Returns n_iter () int32 and θ (R, D̃) float32."""
+  theta0 = jnp.zeros(problem.targets.shape[1:] + problem.xt.shape[1:], jnp.float32)
+  probs0 = _probabilities(problem, theta0)
+  g0 = _gradient(problem, theta0, probs0)
   g0_norm = jnp.maximum(jnp.linalg.norm(g0), jnp.finfo(jnp.float32).tiny)
-  state = (0, theta0, objective(theta0), probs0, g0, converged(g0))
-  n_iter, theta, *_ = jax.lax.while_loop(keep_going, newton_step, state)
-  n_iter = jnp.asarray(n_iter, jnp.int32)
-  if config.fit_intercept:
+  step = functools.partial(_newton_step, problem=problem, newton_direction=newton_direction, g0_norm=g0_norm,
+                           tol=tol)
+  # state: steps taken, θ (R, D̃), f(θ), probabilities (N, R), ∇f (R, D̃), done.
+  state = (0, theta0, _objective(problem, theta0), probs0, g0, _converged(problem, g0, tol))
+  n_iter, theta, *_ = jax.lax.while_loop(lambda s: (s[0] < max_iter) & ~s[-1], step, state)
+  return jnp.asarray(n_iter, jnp.int32), theta
+
+
+def _newton_step(state, *, problem: _Problem, newton_direction, g0_norm: jax.Array, tol: float):
+  """One damped Newton step θ ← θ + tΔ; `state` as in _newton."""
+  it, theta, f, probs, g, _ = state
+  direction = newton_direction(problem, probs, g, g0_norm)
+  t, f_new = _backtrack(problem, theta, f, direction, jnp.sum(g * direction))
+  new_theta = theta + t * direction
+  new_probs = _probabilities(problem, new_theta)
+  new_g = _gradient(problem, new_theta, new_probs)
+  # The step is below float32 resolution of θ: further steps only shuffle rounding errors.
+  stalled = jnp.max(jnp.abs(t * direction)) <= 4 * _EPS * jnp.maximum(1.0, jnp.max(jnp.abs(new_theta)))
+  return it + 1, new_theta, f_new, new_probs, new_g, _converged(problem, new_g, tol) | stalled
+
+
+def _backtrack(problem: _Problem, theta: jax.Array, f: jax.Array, direction: jax.Array, slope: jax.Array):
+  """The step length t () float32 and f(θ + tΔ): t = 1 halved until the Armijo condition
+  f(θ + tΔ) ≤ f(θ) + 1e-4·t·∇fᵀΔ holds (Nocedal & Wright, Numerical Optimization, Alg. 3.1), at most
+  _MAX_HALVINGS times. theta, direction: (R, D̃) float32; f: () f(θ); slope: () ∇fᵀΔ < 0."""
+  # Near the optimum f changes by less than its float32 rounding; that slack stops needless halvings.
+  slack = 16 * _EPS * jnp.abs(f)
+
+  def too_high(search):
+    t, f_new, halvings = search
+    return (f_new > f + _ARMIJO * t * slope + slack) & (halvings < _MAX_HALVINGS)
+
+  def halve(search):
+    t, _, halvings = search
+    return t / 2, _objective(problem, theta + (t / 2) * direction), halvings + 1
+
+  t, f_new, _ = jax.lax.while_loop(too_high, halve, (jnp.float32(1.0), _objective(problem, theta + direction), 0))
+  return t, f_new
+
+
+def _params(theta: jax.Array, n_iter: jax.Array, fit_intercept: bool) -> LogisticParams:
+  """sklearn's coef_ (R, D) and intercept_ (R,) from θ (R, D̃) float32."""
+  if fit_intercept:
     return LogisticParams(coef=theta[:, :-1], intercept=theta[:, -1], n_iter=n_iter)
-  return LogisticParams(coef=theta, intercept=jnp.zeros(rows, jnp.float32), n_iter=n_iter)
+  return LogisticParams(coef=theta, intercept=jnp.zeros(theta.shape[0], jnp.float32), n_iter=n_iter)
 
 
 def decision_function(params: LogisticParams, x: jax.Array) -> jax.Array:

@@ -244,135 +244,261 @@ def grow(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, prep: Pr
                       lambda: grow_sorted(key, x, y, weight, prep.order, config))
 
 
+class _Layout(NamedTuple):
+  """Static sizes of one tree's growth (Python ints, from shapes and config). The nodes of one level
+  ("slots") are numbered compactly: a level holds at most min(2^level, N) nonempty nodes."""
+  num_nodes: int   # 2^(max_depth+1) − 1 heap nodes
+  width: int       # W = min(2^max_depth, N) slots per level
+  k_features: int  # k candidate features per node (max_features as a count)
+  min_leaf: int    # min_samples_leaf
+
+
+def _layout(n: int, d: int, config) -> _Layout:
+  """The sizes of a tree on N rows of D features."""
+  return _Layout(num_nodes=2 ** (config.max_depth + 1) - 1, width=min(2 ** config.max_depth, n),
+                 k_features=resolve_max_features(config.max_features, d), min_leaf=config.min_samples_leaf)
+
+
+class _Rows(NamedTuple):
+  """A fit's rows, fixed across levels."""
+  x: jax.Array             # (N, D) float32
+  y: jax.Array             # (N,) labels as given (classification) or float32 targets (regression)
+  weight: jax.Array        # (N,) float32 row weights (bootstrap counts; 0 = left out)
+  present: jax.Array       # (N,) bool: weight > 0
+  class_weight: jax.Array  # (N, K) float32 one-hot label × weight; None for regression
+
+
+def _rows(x: jax.Array, y: jax.Array, weight: jax.Array, config) -> _Rows:
+  """x: (N, D) float32, y: (N,) labels 0..K−1 or targets, weight: (N,) float32."""
+  present = weight > 0
+  if config.task == "classification":
+    class_weight = jax.nn.one_hot(y, config.num_classes, dtype=jnp.float32) * weight[:, None]
+    return _Rows(x, y, weight, present, class_weight)
+  return _Rows(x, jnp.asarray(y, jnp.float32), weight, present, None)
+
+
+def _root_level(n: int, layout: _Layout, config):
+  """The growth state before the first level: row_node (N,) int32 (every row at slot 0), slot_heap (W,)
+  int32 (slot 0 is the root; num_nodes marks an empty slot), slot_frozen (W,) bool, and the tree, every node
+  a leaf of threshold +inf until its level is grown."""
+  num_nodes = layout.num_nodes
+  value_shape = (num_nodes, config.num_classes) if config.task == "classification" else (num_nodes,)
+  tree = TreeParams(feature=jnp.zeros(num_nodes, jnp.int32), threshold=jnp.full(num_nodes, jnp.inf, jnp.float32),
+                    value=jnp.zeros(value_shape, jnp.float32), is_leaf=jnp.ones(num_nodes, bool))
+  slot_heap = jnp.full(layout.width, num_nodes, jnp.int32).at[0].set(0)
+  return jnp.zeros(n, jnp.int32), slot_heap, jnp.zeros(layout.width, bool), tree
+
+
+def _level_seed(key: jax.Array, lvl: jax.Array) -> jax.Array:
+  """() uint32: the seed of the level's random feature orders (tie-breaks and max_features draws)."""
+  return jax.random.bits(jax.random.fold_in(key, lvl), dtype=jnp.uint32)
+
+
+def _live_slots(slot_heap: jax.Array, slot_frozen: jax.Array, num_nodes: int) -> jax.Array:
+  """(W,) bool: the slot holds a node that may split (not empty, not a leaf continued from a level above).
+  slot_heap, slot_frozen: (W,)."""
+  return (slot_heap < num_nodes) & ~slot_frozen
+
+
+def _classes_mixed(counts: jax.Array) -> jax.Array:
+  """(W,) bool: the slot's rows hold more than one class. counts: (W, K) float32 class weights."""
+  return counts.max(1) < counts.sum(1)
+
+
+def _targets_differ(rows: _Rows, row_node: jax.Array, width: int) -> jax.Array:
+  """(W,) bool: the slot's present rows hold more than one target value (regression). row_node: (N,) int32."""
+  return (-jax.ops.segment_min(jnp.where(rows.present, -rows.y, jnp.inf), row_node, width)
+          > jax.ops.segment_min(jnp.where(rows.present, rows.y, jnp.inf), row_node, width))
+
+
+def _midpoint(lo: jax.Array, hi: jax.Array) -> jax.Array:
+  """sklearn's threshold between consecutive values lo < hi, both (W,) float32: their midpoint, or lo if it
+  rounds up to hi (so that hi still goes right) or is infinite."""
+  mid = lo / 2 + hi / 2
+  return jnp.where((mid >= hi) | jnp.isinf(mid), lo, mid)
+
+
+def _node_tests(split: jax.Array, best_feature: jax.Array, best_threshold: jax.Array):
+  """Each slot's test, (W,) int32 feature and (W,) float32 threshold: the best split where `split` (W,) bool,
+  else feature 0 and threshold +inf (a leaf sends every row left)."""
+  threshold = jnp.where(split, best_threshold, jnp.inf)
+  feature = jnp.where(split, best_feature, 0)
+  return feature, threshold
+
+
+def _write_level(tree: TreeParams, slot_heap: jax.Array, feature: jax.Array, threshold: jax.Array,
+                 value: jax.Array, split: jax.Array) -> TreeParams:
+  """The tree with the level's slots written at their heap nodes slot_heap (W,) int32 (empty slots,
+  num_nodes, are dropped). feature, threshold, split: (W,); value: (W, K) or (W,)."""
+  return TreeParams(feature=tree.feature.at[slot_heap].set(feature, mode="drop"),
+                    threshold=tree.threshold.at[slot_heap].set(threshold, mode="drop"),
+                    value=tree.value.at[slot_heap].set(value, mode="drop"),
+                    is_leaf=tree.is_leaf.at[slot_heap].set(~split, mode="drop"))
+
+
+def _route_rows(x: jax.Array, row_node: jax.Array, feature: jax.Array, threshold: jax.Array) -> jax.Array:
+  """(N,) bool: the row goes to its node's right child. x: (N, D); row_node: (N,) int32; feature, threshold:
+  (W,). Leaves route everything left (threshold +inf), so they continue as their own left child."""
+  row_x = jnp.take_along_axis(x, feature[row_node][:, None], 1)[:, 0]
+  return row_x > threshold[row_node]
+
+
 def grow_sorted(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, order: jax.Array,
                 config) -> TreeParams:
   """The tree with exact candidates from the sorted columns `order` = sorted_rows(x)."""
   n, d = x.shape
-  depth = config.max_depth
-  classify = config.task == "classification"
-  num_nodes = 2 ** (depth + 1) - 1
-  # Nodes of one level ("slots") are numbered compactly: a level holds at most min(2^level, N) nonempty nodes.
-  width = min(2 ** depth, n)
-  k_features = resolve_max_features(config.max_features, d)
-  min_leaf = config.min_samples_leaf
-  positions = jnp.arange(n, dtype=jnp.int32)
-  present = weight > 0
-  if classify:
-    class_weight = jax.nn.one_hot(y, config.num_classes, dtype=jnp.float32) * weight[:, None]
-  else:
-    y = jnp.asarray(y, jnp.float32)
-
-  def seg_sum(v, ids):
-    return jax.ops.segment_sum(v, ids, width)
-
-  def node_value(row_node):
-    if classify:
-      counts = seg_sum(class_weight, row_node)
-      return counts / jnp.maximum(counts.sum(1, keepdims=True), _TINY)
-    return seg_sum(weight * y, row_node) / jnp.maximum(seg_sum(weight, row_node), _TINY)
-
-  def level(lvl, state):
-    perm, row_node, slot_heap, slot_frozen, tree = state
-    # The rows of slot s occupy positions seg_start[s] .. seg_end[s]−1 of every column of perm.
-    pos_node = row_node[perm[:, 0]]
-    node_rows = seg_sum(jnp.ones(n, jnp.int32), row_node)
-    seg_end = jnp.cumsum(node_rows)
-    seg_start = seg_end - node_rows
-
-    # The candidate features of each slot: all D, or max_features of them, drawn uniformly without
-    # replacement. u ranks the features of a slot at random (ties go to the lowest u).
-    u = _hash_uniform(jax.random.bits(jax.random.fold_in(key, lvl), dtype=jnp.uint32), (width, d))
-    if k_features < d:
-      present_x = present[:, None]
-      spread = (-jax.ops.segment_min(jnp.where(present_x, -x, jnp.inf), row_node, width)
-                - jax.ops.segment_min(jnp.where(present_x, x, jnp.inf), row_node, width))
-      nonconstant = spread > _FEATURE_THRESHOLD
-      drawn = _draw_features(u, k_features)                     # (slots, k)
-      # sklearn keeps drawing past max_features while every feature drawn so far is constant in the node.
-      any_nonconstant = jnp.take_along_axis(nonconstant, drawn, 1).any(1)
-      fallback = jnp.argmax(jnp.where(nonconstant, u, -1.0), 1).astype(jnp.int32)
-      drawn = drawn.at[:, 0].set(jnp.where(any_nonconstant, drawn[:, 0], fallback))
-      cand_feature = drawn[pos_node]                            # (N, k)
-      cand = jnp.take_along_axis(perm, cand_feature, 1)        # rows in (node, x_j) order per candidate j
-    else:
-      cand_feature = jnp.broadcast_to(jnp.arange(d, dtype=jnp.int32), (n, d))
-      cand = perm
-
-    # Per-row statistics whose left-side sums score a split; the last column counts rows of nonzero weight.
-    if classify:
-      stats = jnp.concatenate([class_weight, present[:, None].astype(jnp.float32)], 1)
-    else:
-      node_mean = node_value(row_node)[row_node]
-      stats = jnp.stack([weight * (y - node_mean), weight, present.astype(jnp.float32)], 1)
-    node_stats = seg_sum(stats, row_node)                       # (slots, S)
-    xs = jnp.take_along_axis(x, cand, 0) if k_features == d else x[cand, cand_feature]
-    # Statistics as (N, S, D): sums over S are then plain adds of contiguous (N, D) planes.
-    sorted_stats = jnp.stack([stats[:, s][cand] for s in range(stats.shape[1])], axis=1)
-    # A candidate at position p splits its node just before row p: left = the rows before p (global
-    # exclusive prefix sums minus those at the segment start), the threshold midway between the last
-    # present value before p and x_p.
-    before = _exclusive_cumsum(sorted_stats)
-    left = before - before[seg_start[pos_node]]
-    x_prev = _last_present_before(xs, present[cand], before[:, -1], seg_start[pos_node])
-    right = node_stats[pos_node][:, :, None] - left
-    score = _proxy(left[:, :-1], right[:, :-1], config.criterion)
-    valid = (present[cand] & (left[:, -1] >= min_leaf) & (right[:, -1] >= min_leaf)
-             & (xs - x_prev > _FEATURE_THRESHOLD))
-    score = jnp.where(valid, score, -jnp.inf)
-
-    # Best candidate per node: highest score, then the earliest feature in the node's random order, then
-    # the smallest threshold.
-    best = jax.ops.segment_max(score.max(1), pos_node, width)
-    is_best = valid & (score == best[pos_node][:, None])
-    cand_u = jnp.take_along_axis(u[pos_node], cand_feature, 1)
-    u_best = jax.ops.segment_min(jnp.where(is_best, cand_u, 2.0).min(1), pos_node, width)
-    chosen = is_best & (cand_u == u_best[pos_node][:, None])
-    best_pos = jnp.minimum(jax.ops.segment_min(jnp.where(chosen.any(1), positions, n), pos_node, width), n - 1)
-    col = jnp.argmax(chosen[best_pos], axis=1)[:, None]
-    best_feature = jnp.take_along_axis(cand_feature[best_pos], col, 1)[:, 0]
-    lo, hi = jnp.take_along_axis(x_prev[best_pos], col, 1)[:, 0], jnp.take_along_axis(xs[best_pos], col, 1)[:, 0]
-    # sklearn's midpoint; if it rounds up to the larger value, use the smaller so that value still goes right.
-    mid = lo / 2 + hi / 2
-    mid = jnp.where((mid >= hi) | jnp.isinf(mid), lo, mid)
-
-    if classify:
-      counts = node_stats[:, :-1]
-      impure = counts.max(1) < counts.sum(1)
-    else:
-      impure = (-jax.ops.segment_min(jnp.where(present, -y, jnp.inf), row_node, width)
-                > jax.ops.segment_min(jnp.where(present, y, jnp.inf), row_node, width))
-    live = (slot_heap < num_nodes) & ~slot_frozen
-    split = live & impure & jnp.isfinite(best)
-    threshold = jnp.where(split, mid, jnp.inf)
-    feature = jnp.where(split, best_feature, 0)
-    tree = TreeParams(feature=tree.feature.at[slot_heap].set(feature, mode="drop"),
-                      threshold=tree.threshold.at[slot_heap].set(threshold, mode="drop"),
-                      value=tree.value.at[slot_heap].set(node_value(row_node), mode="drop"),
-                      is_leaf=tree.is_leaf.at[slot_heap].set(~split, mode="drop"))
-
-    # Route rows; leaves route everything left (threshold +inf), so they continue as their own left child.
-    row_x = jnp.take_along_axis(x, feature[row_node][:, None], 1)[:, 0]
-    go_right = row_x > threshold[row_node]
-    # Stable partition of every column of perm: within a node, left rows first, each side in x_j order.
-    right_sorted = go_right[perm]
-    lefts_before = _exclusive_cumsum((~right_sorted).astype(jnp.float32)).astype(jnp.int32)
-    rank_left = lefts_before - lefts_before[seg_start[pos_node]]
-    offset = (positions - seg_start[pos_node])[:, None]
-    node_left = seg_sum((~go_right).astype(jnp.int32), row_node)
-    new_pos = seg_start[pos_node][:, None] + jnp.where(right_sorted, node_left[pos_node][:, None] + offset - rank_left,
-                                                       rank_left)
-    perm = jnp.zeros_like(perm).at[new_pos, jnp.arange(d)[None, :]].set(perm, unique_indices=True)
-
-    return (perm, *_next_slots(node_rows, row_node, go_right, split, slot_heap, width, num_nodes), tree)
-
-  value_shape = (num_nodes, config.num_classes) if classify else (num_nodes,)
-  tree = TreeParams(feature=jnp.zeros(num_nodes, jnp.int32), threshold=jnp.full(num_nodes, jnp.inf, jnp.float32),
-                    value=jnp.zeros(value_shape, jnp.float32), is_leaf=jnp.ones(num_nodes, bool))
-  slot_heap = jnp.full(width, num_nodes, jnp.int32).at[0].set(0)
-  state = (order, jnp.zeros(n, jnp.int32), slot_heap, jnp.zeros(width, bool), tree)
-  _, row_node, slot_heap, _, tree = jax.lax.fori_loop(0, depth, level, state)
+  layout = _layout(n, d, config)
+  rows = _rows(x, y, weight, config)
+  level = functools.partial(_sorted_level, key=key, rows=rows, layout=layout, config=config)
+  _, row_node, slot_heap, _, tree = jax.lax.fori_loop(0, config.max_depth, level,
+                                                      (order, *_root_level(n, layout, config)))
   # The last level only holds leaves: write their values.
-  return tree._replace(value=tree.value.at[slot_heap].set(node_value(row_node), mode="drop"))
+  value = _sorted_node_value(rows, row_node, layout.width)
+  return tree._replace(value=tree.value.at[slot_heap].set(value, mode="drop"))
+
+
+def _sorted_level(lvl: jax.Array, state, *, key: jax.Array, rows: _Rows, layout: _Layout, config):
+  """One level of the sorted search. state: perm (N, D) int32 (rows ordered by (slot, x_j) in column j),
+  row_node (N,) int32, slot_heap (W,) int32, slot_frozen (W,) bool, the tree."""
+  perm, row_node, slot_heap, slot_frozen, tree = state
+  width = layout.width
+  pos_node, node_rows, seg_start = _node_segments(perm, row_node, width)
+  # u ranks the features of a slot at random (ties go to the lowest u).
+  u = _hash_uniform(_level_seed(key, lvl), (width, rows.x.shape[1]))
+  cand_feature, cand = _sorted_candidates(rows, perm, row_node, pos_node, u, layout.k_features)
+  value = _sorted_node_value(rows, row_node, width)
+  stats = _sorted_row_stats(rows, value, row_node)
+  node_stats = jax.ops.segment_sum(stats, row_node, width)                                        # (W, S)
+  score, valid, xs, x_prev = _score_sorted(rows, stats, node_stats, cand, cand_feature, pos_node, seg_start,
+                                           layout, config.criterion)
+  best, best_feature, best_threshold = _best_sorted_split(score, valid, xs, x_prev, cand_feature, u, pos_node,
+                                                          width)
+  if rows.class_weight is not None:
+    impure = _classes_mixed(node_stats[:, :-1])
+  else:
+    impure = _targets_differ(rows, row_node, width)
+  split = _live_slots(slot_heap, slot_frozen, layout.num_nodes) & impure & jnp.isfinite(best)
+  feature, threshold = _node_tests(split, best_feature, best_threshold)
+  tree = _write_level(tree, slot_heap, feature, threshold, value, split)
+  go_right = _route_rows(rows.x, row_node, feature, threshold)
+  perm = _partition_sorted(perm, go_right, row_node, pos_node, seg_start, width)
+  return (perm, *_next_slots(node_rows, row_node, go_right, split, slot_heap, width, layout.num_nodes), tree)
+
+
+def _node_segments(perm: jax.Array, row_node: jax.Array, width: int):
+  """Where each slot's rows lie in every column of perm (N, D) int32: positions seg_start[s] ..
+  seg_start[s] + node_rows[s] − 1. Returns pos_node (N,) int32, the slot at each position; node_rows (W,)
+  int32; seg_start (W,) int32. row_node: (N,) int32."""
+  pos_node = row_node[perm[:, 0]]
+  node_rows = jax.ops.segment_sum(jnp.ones(row_node.shape[0], jnp.int32), row_node, width)
+  seg_end = jnp.cumsum(node_rows)
+  return pos_node, node_rows, seg_end - node_rows
+
+
+def _sorted_node_value(rows: _Rows, row_node: jax.Array, width: int) -> jax.Array:
+  """(W, K) float32 class fractions or (W,) float32 weighted mean target of each slot's rows."""
+  if rows.class_weight is not None:
+    counts = jax.ops.segment_sum(rows.class_weight, row_node, width)
+    return counts / jnp.maximum(counts.sum(1, keepdims=True), _TINY)
+  return (jax.ops.segment_sum(rows.weight * rows.y, row_node, width)
+          / jnp.maximum(jax.ops.segment_sum(rows.weight, row_node, width), _TINY))
+
+
+def _sorted_candidates(rows: _Rows, perm: jax.Array, row_node: jax.Array, pos_node: jax.Array, u: jax.Array,
+                       k_features: int):
+  """The candidate features of each slot, all D or k of them drawn uniformly without replacement, laid
+  out per position: cand_feature (N, k) int32, the feature of column j at position p (of p's slot), and
+  cand (N, k) int32, the rows in (slot, x_j) order per candidate column. perm: (N, D) int32; row_node,
+  pos_node: (N,) int32; u: (W, D) float32."""
+  n, d = rows.x.shape
+  if k_features == d:
+    return jnp.broadcast_to(jnp.arange(d, dtype=jnp.int32), (n, d)), perm
+  drawn = _draw_nonconstant(rows, row_node, u, k_features)
+  cand_feature = drawn[pos_node]
+  return cand_feature, jnp.take_along_axis(perm, cand_feature, 1)
+
+
+def _draw_nonconstant(rows: _Rows, row_node: jax.Array, u: jax.Array, k_features: int) -> jax.Array:
+  """(W, k) int32: k features per slot drawn uniformly without replacement; sklearn keeps drawing past
+  max_features while every feature drawn so far is constant in the node, so when all k are constant the
+  first is replaced by a random non-constant one (that of largest u). row_node: (N,) int32; u: (W, D) float32."""
+  width = u.shape[0]
+  present_x = rows.present[:, None]
+  spread = (-jax.ops.segment_min(jnp.where(present_x, -rows.x, jnp.inf), row_node, width)
+            - jax.ops.segment_min(jnp.where(present_x, rows.x, jnp.inf), row_node, width))
+  nonconstant = spread > _FEATURE_THRESHOLD                                                        # (W, D)
+  drawn = _draw_features(u, k_features)
+  any_nonconstant = jnp.take_along_axis(nonconstant, drawn, 1).any(1)
+  fallback = jnp.argmax(jnp.where(nonconstant, u, -1.0), 1).astype(jnp.int32)
+  return drawn.at[:, 0].set(jnp.where(any_nonconstant, drawn[:, 0], fallback))
+
+
+def _sorted_row_stats(rows: _Rows, value: jax.Array, row_node: jax.Array) -> jax.Array:
+  """(N, S) float32 per-row statistics whose left-side sums score a split: the class weights (K), or
+  w·(y − ȳ_node) and w (regression: y centred on the node mean value (W,), the same argmax, and float32
+  keeps its digits); the last column counts rows of nonzero weight."""
+  present = rows.present.astype(jnp.float32)
+  if rows.class_weight is not None:
+    return jnp.concatenate([rows.class_weight, present[:, None]], 1)
+  return jnp.stack([rows.weight * (rows.y - value[row_node]), rows.weight, present], 1)
+
+
+def _score_sorted(rows: _Rows, stats: jax.Array, node_stats: jax.Array, cand: jax.Array, cand_feature: jax.Array,
+                  pos_node: jax.Array, seg_start: jax.Array, layout: _Layout, criterion: str):
+  """Scores every candidate: position p of column j splits p's slot just before row cand[p, j], left = the
+  rows before p. stats: (N, S) float32; node_stats: (W, S) float32; cand, cand_feature: (N, k) int32;
+  pos_node: (N,) int32; seg_start: (W,) int32. Returns score (N, k) float32 (the proxy, −inf where
+  invalid), valid (N, k) bool, and xs, x_prev (N, k) float32: the value at p and the last present value
+  before p in its slot (−inf if none), between which the threshold lies."""
+  x, present = rows.x, rows.present
+  xs = jnp.take_along_axis(x, cand, 0) if layout.k_features == x.shape[1] else x[cand, cand_feature]
+  # Statistics as (N, S, k): sums over S are then plain adds of contiguous (N, k) planes.
+  sorted_stats = jnp.stack([stats[:, s][cand] for s in range(stats.shape[1])], axis=1)
+  # Left sums: global exclusive prefix sums minus those at the segment start.
+  before = _exclusive_cumsum(sorted_stats)
+  left = before - before[seg_start[pos_node]]
+  x_prev = _last_present_before(xs, present[cand], before[:, -1], seg_start[pos_node])
+  right = node_stats[pos_node][:, :, None] - left
+  score = _proxy(left[:, :-1], right[:, :-1], criterion)
+  valid = (present[cand] & (left[:, -1] >= layout.min_leaf) & (right[:, -1] >= layout.min_leaf)
+           & (xs - x_prev > _FEATURE_THRESHOLD))
+  return jnp.where(valid, score, -jnp.inf), valid, xs, x_prev
+
+
+def _best_sorted_split(score: jax.Array, valid: jax.Array, xs: jax.Array, x_prev: jax.Array, cand_feature: jax.Array,
+                       u: jax.Array, pos_node: jax.Array, width: int):
+  """The best candidate per slot: highest score, then the earliest feature in the slot's random order
+  (lowest u), then the smallest threshold. score, xs, x_prev: (N, k) float32; valid: (N, k) bool;
+  cand_feature: (N, k) int32; u: (W, D) float32; pos_node: (N,) int32. Returns best (W,) float32 (−inf:
+  no valid candidate), feature (W,) int32, threshold (W,) float32."""
+  n = score.shape[0]
+  best = jax.ops.segment_max(score.max(1), pos_node, width)
+  is_best = valid & (score == best[pos_node][:, None])
+  cand_u = jnp.take_along_axis(u[pos_node], cand_feature, 1)
+  u_best = jax.ops.segment_min(jnp.where(is_best, cand_u, 2.0).min(1), pos_node, width)
+  chosen = is_best & (cand_u == u_best[pos_node][:, None])
+  best_pos = jnp.minimum(jax.ops.segment_min(jnp.where(chosen.any(1), jnp.arange(n, dtype=jnp.int32), n), pos_node,
+                                             width), n - 1)
+  col = jnp.argmax(chosen[best_pos], axis=1)[:, None]
+  feature = jnp.take_along_axis(cand_feature[best_pos], col, 1)[:, 0]
+  lo, hi = jnp.take_along_axis(x_prev[best_pos], col, 1)[:, 0], jnp.take_along_axis(xs[best_pos], col, 1)[:, 0]
+  return best, feature, _midpoint(lo, hi)
+
+
+def _partition_sorted(perm: jax.Array, go_right: jax.Array, row_node: jax.Array, pos_node: jax.Array,
+                      seg_start: jax.Array, width: int) -> jax.Array:
+  """perm (N, D) int32 re-grouped by child: a stable partition of every column, within a slot left rows
+  first, each side still in x_j order, in O(N·D) with prefix sums (no sort). go_right, row_node, pos_node:
+  (N,); seg_start: (W,) int32."""
+  n, d = perm.shape
+  right_sorted = go_right[perm]
+  lefts_before = _exclusive_cumsum((~right_sorted).astype(jnp.float32)).astype(jnp.int32)
+  rank_left = lefts_before - lefts_before[seg_start[pos_node]]
+  offset = (jnp.arange(n, dtype=jnp.int32) - seg_start[pos_node])[:, None]
+  node_left = jax.ops.segment_sum((~go_right).astype(jnp.int32), row_node, width)
+  new_pos = seg_start[pos_node][:, None] + jnp.where(right_sorted, node_left[pos_node][:, None] + offset - rank_left,
+                                                     rank_left)
+  return jnp.zeros_like(perm).at[new_pos, jnp.arange(d)[None, :]].set(perm, unique_indices=True)
 
 
 # Table slots per pass of the histogram search: the nodes of one level that can split are searched this many
@@ -381,181 +507,278 @@ def grow_sorted(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, o
 _NODES_PER_PASS = 4
 
 
+class _Table(NamedTuple):
+  """Static shape of a pass's histogram table, (B·C, S, k) float32, bin-major: entry (b·C + c, s, j) sums
+  statistic s over the rows of the pass's node c whose candidate feature j falls in bin b. Its statistics:
+  class weights (classification) or w·(y − ȳ) and w (regression), then, only when min_samples_leaf > 1, a
+  count of rows of nonzero weight (else a positive weight sum already says "at least one row": weights are
+  positive where rows are present)."""
+  num_bins: int    # B
+  chunk: int       # C nodes searched per pass
+  num_stats: int   # S
+  scored: int      # the first `scored` statistics, those the criterion reads
+  k_features: int  # k
+
+  @property
+  def size(self) -> int:
+    return self.chunk * self.num_stats * self.num_bins * self.k_features
+
+  @property
+  def count_rows(self) -> bool:
+    return self.num_stats > self.scored
+
+
+def _table(layout: _Layout, num_bins: int, config) -> _Table:
+  """The table of a tree with `num_bins` bins per feature."""
+  scored = config.num_classes if config.task == "classification" else 2
+  return _Table(num_bins=num_bins, chunk=min(_NODES_PER_PASS, layout.width), num_stats=scored + (layout.min_leaf > 1),
+                scored=scored, k_features=layout.k_features)
+
+
+class _LevelSums(NamedTuple):
+  """A level's per-slot sums for the histogram search."""
+  value: jax.Array       # (W, K) class fractions or (W,) mean target
+  impure: jax.Array      # (W,) bool: more than one class / target value
+  row_stats: jax.Array   # (N, R) float32: what each row adds to the R table entries stat_index names
+  node_stats: jax.Array  # (W, S) float32: the table statistics summed over each slot's rows
+
+
+class _BinnedSearch(NamedTuple):
+  """What every pass of one level's histogram search reads: arrays fixed for the level, and static shapes."""
+  seed: jax.Array        # () uint32: seeds each node's random feature order
+  row_node: jax.Array    # (N,) int32 slot of each row
+  stat_index: jax.Array  # (N, R) int32: the statistic each of a row's R table entries adds to
+  row_stats: jax.Array   # (N, R) float32
+  node_stats: jax.Array  # (W, S) float32
+  prep: Prepared
+  layout: _Layout
+  table: _Table
+  criterion: str
+  classify: bool
+
+
 def grow_binned(key: jax.Array, x: jax.Array, y: jax.Array, weight: jax.Array, prep: Prepared,
                 config) -> TreeParams:
   """The tree with candidates between consecutive nonempty bins of `prep` (exact thresholds when
   prep.exact). Per level, each node that can split gets a table of its rows' statistics per (candidate
   feature, bin), filled by one scatter-add; a cumulative sum over bins gives every candidate's left side."""
   n, d = x.shape
-  depth = config.max_depth
-  classify = config.task == "classification"
-  num_nodes = 2 ** (depth + 1) - 1
-  width = min(2 ** depth, n)
-  chunk = min(_NODES_PER_PASS, width)
-  # sklearn's draw: the first k_features of a node's random order; a node whose drawn features are all constant in
-  # it (no candidate has two nonempty bins) searches the next k_features in later rounds, up to the first
-  # non-constant one.
-  k_features = resolve_max_features(config.max_features, d)
-  num_bins = prep.bin_low.shape[1]
-  min_leaf = config.min_samples_leaf
-  present = (weight > 0).astype(jnp.float32)
-  # Statistics per row that the table sums: class weights (classification) or w·(y − ȳ) and w (regression),
-  # then, only when min_samples_leaf > 1, a count of rows of nonzero weight (else a positive weight sum
-  # already says "at least one row": weights are positive where rows are present).
-  count_rows = min_leaf > 1
-  if classify:
-    num_classes = config.num_classes
-    class_weight = jax.nn.one_hot(y, num_classes, dtype=jnp.float32) * weight[:, None]
-    stat_index = jnp.stack([jnp.asarray(y, jnp.int32), jnp.full(n, num_classes, jnp.int32)], 1)
-    num_stats = num_classes
-  else:
-    y = jnp.asarray(y, jnp.float32)
-    stat_index = jnp.broadcast_to(jnp.arange(3, dtype=jnp.int32), (n, 3))
-    num_stats = 2
-  scored = num_stats  # the statistics the criterion reads
-  if count_rows:
-    num_stats += 1
-  else:
-    stat_index = stat_index[:, :-1]
-  table_size = chunk * num_stats * num_bins * k_features
-  bin_ids = jnp.arange(num_bins, dtype=jnp.int32)
-
-  def seg_sum(v, ids):
-    return jax.ops.segment_sum(v, ids, width)
-
-  def level(lvl, state):
-    row_node, slot_heap, slot_frozen, tree = state
-    if classify:
-      counts = seg_sum(class_weight, row_node)                                                    # (W, K)
-      value = counts / jnp.maximum(counts.sum(1, keepdims=True), _TINY)
-      impure = counts.max(1) < counts.sum(1)
-      stat_value = jnp.stack([weight, present], 1)[:, :num_stats - scored + 1]
-      node_stats = jnp.concatenate([counts, seg_sum(present, row_node)[:, None]], 1)[:, :num_stats]
-    else:
-      sums = seg_sum(jnp.stack([weight * y, weight], 1), row_node)
-      value = sums[:, 0] / jnp.maximum(sums[:, 1], _TINY)
-      # y centred on the node mean: the same argmax, and float32 keeps its digits.
-      stat_value = jnp.stack([weight * (y - value[row_node]), weight, present], 1)[:, :num_stats]
-      node_stats = seg_sum(stat_value, row_node)
-      is_present = weight > 0
-      impure = (-jax.ops.segment_min(jnp.where(is_present, -y, jnp.inf), row_node, width)
-                > jax.ops.segment_min(jnp.where(is_present, y, jnp.inf), row_node, width))
-    node_rows = (node_stats[:, -1] if count_rows
-                 else jnp.where(_weight_sum(node_stats, classify, scored) > 0, 2 * min_leaf, 0))
-    live = (slot_heap < num_nodes) & ~slot_frozen
-    searchable = live & impure & (node_rows >= 2 * min_leaf)
-    seed = jax.random.bits(jax.random.fold_in(key, lvl), dtype=jnp.uint32)
-
-    def search_round(carry, later):
-      # Round r searches, for each node in `todo`, the features at ranks r·k .. r·k+k−1 of its random order.
-      # Later rounds (r >= 1, `later`) are compiled apart: they are rare, and round 0 stays as cheap as the plain draw.
-      r, todo, best_feature, best_threshold, found = carry
-      rank = jnp.cumsum(todo, dtype=jnp.int32) - 1
-      num_search = todo.sum(dtype=jnp.int32)
-      cand_rank = r * k_features + jnp.arange(k_features, dtype=jnp.int32)                          # (k,)
-
-      def search_pass(carry):
-        p, best_feature, best_threshold, found, retry = carry
-        table_slot = jnp.where(todo & (rank // chunk == p), rank - p * chunk, chunk)                 # (W,)
-        slot_of = jnp.zeros(chunk, jnp.int32).at[table_slot].set(jnp.arange(width, dtype=jnp.int32), mode="drop")
-        # Each node's random order of the features: increasing u, from (level, node slot) whatever pass or
-        # round the node falls in (ties go to the earliest). Its first k_features are the draw (round 0).
-        u = _hash_uniform_at(seed, slot_of[:, None] * d + jnp.arange(d, dtype=jnp.int32)[None, :])   # (C, D)
-        if later:
-          drawn = jnp.take_along_axis(jnp.argsort(u, axis=1, stable=True).astype(jnp.int32),
-                                      jnp.broadcast_to(jnp.minimum(cand_rank, d - 1), (chunk, k_features)), 1)
-        else:
-          drawn = jax.lax.top_k(-u, k_features)[1].astype(jnp.int32)                                # (C, k)
-        row_slot = table_slot[row_node]                                                              # (N,)
-        row_bins = jnp.take_along_axis(prep.bins, drawn[jnp.minimum(row_slot, chunk - 1)], 1)       # (N, k)
-        # Flat index of (bin, slot, stat, candidate j) in the table; rows outside this pass are dropped.
-        index = (((row_bins[:, None, :] * chunk + row_slot[:, None, None]) * num_stats + stat_index[:, :, None])
-                 * k_features + jnp.arange(k_features, dtype=jnp.int32)[None, None, :])
-        index = jnp.where(row_slot[:, None, None] < chunk, index, table_size)
-        table = (jnp.zeros(table_size, jnp.float32)
-                 .at[index].add(jnp.broadcast_to(stat_value[:, :, None], index.shape), mode="drop")
-                 .reshape(num_bins * chunk, num_stats, k_features))
-        # Bins lead, so the running sum over bins adds contiguous blocks.
-        left = _inclusive_cumsum(table.reshape(num_bins, -1), axis=0).reshape(table.shape)
-        right = jnp.tile(node_stats[slot_of], (num_bins, 1))[:, :, None] - left
-        if count_rows:
-          rows_here, rows_left, rows_right = table[:, -1], left[:, -1], right[:, -1]
-        else:
-          rows_here, rows_left, rows_right = (_weight_sum(v, classify, scored) for v in (table, left, right))
-          rows_left, rows_right = jnp.where(rows_left > 0, min_leaf, 0), jnp.where(rows_right > 0, min_leaf, 0)
-        # A candidate splits after a bin holding rows of this node (so each partition is scored once).
-        nonempty = (rows_here > 0).reshape(num_bins, chunk, k_features)
-        # sklearn's draw: the non-constant features among the first k of the order; if there is none, the first
-        # non-constant one after them (later rounds allow only the first non-constant candidate).
-        nonconstant = (nonempty.sum(0, dtype=jnp.int32) >= 2) & (cand_rank < d)[None, :]             # (C, k)
-        first_nonconstant = jnp.min(jnp.where(nonconstant, jnp.arange(k_features, dtype=jnp.int32), k_features), 1)
-        valid = nonempty & (rows_left >= min_leaf).reshape(nonempty.shape) & (rows_right >= min_leaf).reshape(
-            nonempty.shape)
-        if later:
-          valid = valid & (jnp.arange(k_features)[None, None, :] == first_nonconstant[None, :, None])
-        score = jnp.where(valid, _proxy(left[:, :scored], right[:, :scored], config.criterion).reshape(nonempty.shape),
-                          -jnp.inf)                                                                   # (B, C, k)
-        # The first maximum in the order (feature in the node's random order, threshold): two plain reductions
-        # (XLA CPU's argmax is several times slower).
-        best = score.max((0, 2))
-        order_key = (jnp.arange(k_features, dtype=jnp.int32)[None, None, :] * num_bins
-                     + bin_ids[:, None, None])
-        pick = jnp.min(jnp.where(score == best[None, :, None], order_key, k_features * num_bins), (0, 2))
-        j, b = jnp.minimum(pick // num_bins, k_features - 1), pick % num_bins
-        feature = jnp.take_along_axis(drawn, j[:, None], 1)[:, 0]
-        bin_nonempty = jnp.take_along_axis(nonempty, jnp.broadcast_to(j[None, :, None], (num_bins, chunk, 1)),
-                                           2)[:, :, 0]                                                # (B, C)
-        next_bin = jnp.min(jnp.where(bin_nonempty & (bin_ids[:, None] > b[None, :]), bin_ids[:, None],
-                                     num_bins - 1), 0)
-        lo, hi = prep.bin_high[feature, b], prep.bin_low[feature, next_bin]
-        # sklearn's midpoint; if it rounds up to the larger value, use the smaller so that value still goes right.
-        mid = lo / 2 + hi / 2
-        mid = jnp.where((mid >= hi) | jnp.isinf(mid), lo, mid)
-        in_pass = p * chunk + jnp.arange(chunk) < num_search
-        target = jnp.where(jnp.isfinite(best) & in_pass, slot_of, width)
-        retry_at = jnp.where(in_pass & (first_nonconstant == k_features), slot_of, width)
-        return (p + 1, best_feature.at[target].set(feature, mode="drop"),
-                best_threshold.at[target].set(mid, mode="drop"), found.at[target].set(True, mode="drop"),
-                retry.at[retry_at].set(True, mode="drop"))
-
-      init = (jnp.int32(0), best_feature, best_threshold, found, jnp.zeros(width, bool))
-      _, best_feature, best_threshold, found, retry = jax.lax.while_loop(lambda c: c[0] * chunk < num_search,
-                                                                         search_pass, init)
-      return r + 1, retry, best_feature, best_threshold, found
-
-    init = (jnp.int32(0), searchable, jnp.zeros(width, jnp.int32), jnp.full(width, jnp.inf, jnp.float32),
-            jnp.zeros(width, bool))
-    after_draw = search_round(init, later=False)
-    if k_features < d:
-      # Later rounds only for the nodes whose drawn features were all constant in them.
-      after_draw = jax.lax.while_loop(lambda c: (c[0] * k_features < d) & c[1].any(),
-                                      lambda c: search_round(c, later=True), after_draw)
-    *_, best_feature, best_threshold, split = after_draw
-    threshold = jnp.where(split, best_threshold, jnp.inf)
-    feature = jnp.where(split, best_feature, 0)
-    tree = TreeParams(feature=tree.feature.at[slot_heap].set(feature, mode="drop"),
-                      threshold=tree.threshold.at[slot_heap].set(threshold, mode="drop"),
-                      value=tree.value.at[slot_heap].set(value, mode="drop"),
-                      is_leaf=tree.is_leaf.at[slot_heap].set(~split, mode="drop"))
-    # Route rows; leaves route everything left (threshold +inf), so they continue as their own left child.
-    row_x = jnp.take_along_axis(x, feature[row_node][:, None], 1)[:, 0]
-    go_right = row_x > threshold[row_node]
-    node_rows = jax.ops.segment_sum(jnp.ones_like(row_node), row_node, width)
-    return (*_next_slots(node_rows, row_node, go_right, split, slot_heap, width, num_nodes), tree)
-
-  value_shape = (num_nodes, config.num_classes) if classify else (num_nodes,)
-  tree = TreeParams(feature=jnp.zeros(num_nodes, jnp.int32), threshold=jnp.full(num_nodes, jnp.inf, jnp.float32),
-                    value=jnp.zeros(value_shape, jnp.float32), is_leaf=jnp.ones(num_nodes, bool))
-  slot_heap = jnp.full(width, num_nodes, jnp.int32).at[0].set(0)
-  state = (jnp.zeros(n, jnp.int32), slot_heap, jnp.zeros(width, bool), tree)
-  row_node, slot_heap, _, tree = jax.lax.fori_loop(0, depth, level, state)
-  if classify:
-    counts = jax.ops.segment_sum(class_weight, row_node, width)
-    value = counts / jnp.maximum(counts.sum(1, keepdims=True), _TINY)
-  else:
-    sums = jax.ops.segment_sum(jnp.stack([weight * y, weight], 1), row_node, width)
-    value = sums[:, 0] / jnp.maximum(sums[:, 1], _TINY)
+  layout = _layout(n, d, config)
+  table = _table(layout, prep.bin_low.shape[1], config)
+  rows = _rows(x, y, weight, config)
+  stat_index = _stat_index(rows, table, config)
+  level = functools.partial(_binned_level, key=key, rows=rows, prep=prep, stat_index=stat_index, layout=layout,
+                            table=table, config=config)
+  row_node, slot_heap, _, tree = jax.lax.fori_loop(0, config.max_depth, level, _root_level(n, layout, config))
+  # The last level only holds leaves: write their values.
+  value = _level_sums(rows, row_node, table, layout.width).value
   return tree._replace(value=tree.value.at[slot_heap].set(value, mode="drop"))
+
+
+def _stat_index(rows: _Rows, table: _Table, config) -> jax.Array:
+  """(N, R) int32: the table statistic each of a row's R entries adds to. Classification: its class (adding
+  its weight), then K (adding 1, the row count); regression: 0, 1, 2 (adding w·(y − ȳ), w, 1). The row
+  count only when table.count_rows."""
+  n = rows.x.shape[0]
+  if config.task == "classification":
+    stat_index = jnp.stack([jnp.asarray(rows.y, jnp.int32), jnp.full(n, config.num_classes, jnp.int32)], 1)
+  else:
+    stat_index = jnp.broadcast_to(jnp.arange(3, dtype=jnp.int32), (n, 3))
+  return stat_index if table.count_rows else stat_index[:, :-1]
+
+
+def _binned_level(lvl: jax.Array, state, *, key: jax.Array, rows: _Rows, prep: Prepared, stat_index: jax.Array,
+                  layout: _Layout, table: _Table, config):
+  """One level of the histogram search. state: row_node (N,) int32, slot_heap (W,) int32, slot_frozen (W,)
+  bool, the tree."""
+  row_node, slot_heap, slot_frozen, tree = state
+  classify = config.task == "classification"
+  sums = _level_sums(rows, row_node, table, layout.width)
+  searchable = (_live_slots(slot_heap, slot_frozen, layout.num_nodes) & sums.impure
+                & _holds_two_leaves(sums.node_stats, table, layout.min_leaf, classify))
+  search = _BinnedSearch(seed=_level_seed(key, lvl), row_node=row_node, stat_index=stat_index,
+                         row_stats=sums.row_stats, node_stats=sums.node_stats, prep=prep, layout=layout, table=table,
+                         criterion=config.criterion, classify=classify)
+  best_feature, best_threshold, split = _search_level(search, searchable)
+  feature, threshold = _node_tests(split, best_feature, best_threshold)
+  tree = _write_level(tree, slot_heap, feature, threshold, sums.value, split)
+  go_right = _route_rows(rows.x, row_node, feature, threshold)
+  node_rows = jax.ops.segment_sum(jnp.ones_like(row_node), row_node, layout.width)
+  return (*_next_slots(node_rows, row_node, go_right, split, slot_heap, layout.width, layout.num_nodes), tree)
+
+
+def _level_sums(rows: _Rows, row_node: jax.Array, table: _Table, width: int) -> _LevelSums:
+  """The per-slot sums of a level (row_node: (N,) int32 slot of each row)."""
+  present = rows.present.astype(jnp.float32)
+  if rows.class_weight is not None:
+    counts = jax.ops.segment_sum(rows.class_weight, row_node, width)                              # (W, K)
+    value = counts / jnp.maximum(counts.sum(1, keepdims=True), _TINY)
+    row_stats = jnp.stack([rows.weight, present], 1)[:, :table.num_stats - table.scored + 1]
+    node_stats = jnp.concatenate([counts, jax.ops.segment_sum(present, row_node, width)[:, None]],
+                                 1)[:, :table.num_stats]
+    return _LevelSums(value, _classes_mixed(counts), row_stats, node_stats)
+  sums = jax.ops.segment_sum(jnp.stack([rows.weight * rows.y, rows.weight], 1), row_node, width)
+  value = sums[:, 0] / jnp.maximum(sums[:, 1], _TINY)
+  # y centred on the node mean: the same argmax, and float32 keeps its digits.
+  row_stats = jnp.stack([rows.weight * (rows.y - value[row_node]), rows.weight, present], 1)[:, :table.num_stats]
+  node_stats = jax.ops.segment_sum(row_stats, row_node, width)
+  return _LevelSums(value, _targets_differ(rows, row_node, width), row_stats, node_stats)
+
+
+def _holds_two_leaves(node_stats: jax.Array, table: _Table, min_leaf: int, classify: bool) -> jax.Array:
+  """(W,) bool: the slot has at least 2·min_samples_leaf rows of nonzero weight. node_stats: (W, S) float32."""
+  node_rows = (node_stats[:, -1] if table.count_rows
+               else jnp.where(_weight_sum(node_stats, classify, table.scored) > 0, 2 * min_leaf, 0))
+  return node_rows >= 2 * min_leaf
+
+
+def _search_level(search: _BinnedSearch, searchable: jax.Array):
+  """The best split of each searchable (W,) bool slot: feature (W,) int32, threshold (W,) float32, and split
+  (W,) bool (a valid candidate was found). sklearn's draw: the first k features of a node's random order; a node
+  whose drawn features are all constant in it (no candidate has two nonempty bins) searches the next k in
+  later rounds, up to the first non-constant one."""
+  width, k, d = search.layout.width, search.table.k_features, search.prep.bins.shape[1]
+  init = (jnp.int32(0), searchable, jnp.zeros(width, jnp.int32), jnp.full(width, jnp.inf, jnp.float32),
+          jnp.zeros(width, bool))
+  after_draw = _search_round(init, search, later=False)
+  if k < d:
+    # Later rounds only for the nodes whose drawn features were all constant in them.
+    after_draw = jax.lax.while_loop(lambda c: (c[0] * k < d) & c[1].any(),
+                                    lambda c: _search_round(c, search, later=True), after_draw)
+  *_, best_feature, best_threshold, split = after_draw
+  return best_feature, best_threshold, split
+
+
+def _search_round(carry, search: _BinnedSearch, later: bool):
+  """Round r searches, for each node in `todo`, the features at ranks r·k .. r·k+k−1 of its random order,
+  C nodes per pass. carry: r () int32, todo (W,) bool, best_feature (W,) int32, best_threshold (W,) float32,
+  found (W,) bool; the next round's todo is the nodes whose candidates were all constant. Later rounds
+  (r >= 1, `later`) are compiled apart: they are rare, and round 0 stays as cheap as the plain draw."""
+  r, todo, best_feature, best_threshold, found = carry
+  chunk, k = search.table.chunk, search.table.k_features
+  rank = jnp.cumsum(todo, dtype=jnp.int32) - 1
+  num_search = todo.sum(dtype=jnp.int32)
+  cand_rank = r * k + jnp.arange(k, dtype=jnp.int32)                                              # (k,)
+  search_pass = functools.partial(_search_pass, todo=todo, rank=rank, num_search=num_search, cand_rank=cand_rank,
+                                  search=search, later=later)
+  init = (jnp.int32(0), best_feature, best_threshold, found, jnp.zeros(search.layout.width, bool))
+  _, best_feature, best_threshold, found, retry = jax.lax.while_loop(lambda c: c[0] * chunk < num_search,
+                                                                     search_pass, init)
+  return r + 1, retry, best_feature, best_threshold, found
+
+
+def _search_pass(carry, *, todo: jax.Array, rank: jax.Array, num_search: jax.Array, cand_rank: jax.Array,
+                 search: _BinnedSearch, later: bool):
+  """Pass p: one table for the todo (W,) bool nodes of rank (W,) int32 p·C .. p·C+C−1 among them (num_search
+  () int32 in all), their candidates the features at ranks cand_rank (k,) int32 of each node's order.
+  carry: p () int32, best_feature (W,) int32, best_threshold (W,) float32, found (W,) bool, retry (W,) bool."""
+  p, best_feature, best_threshold, found, retry = carry
+  table, width = search.table, search.layout.width
+  table_slot, slot_of = _pass_slots(todo, rank, p, table.chunk, width)
+  drawn = _pass_features(search.seed, slot_of, cand_rank, search.prep.bins.shape[1], table.k_features, later)
+  histogram = _fill_histogram(search.prep.bins, drawn, table_slot[search.row_node], search.stat_index,
+                              search.row_stats, table)
+  left, right = _bin_sides(histogram, search.node_stats[slot_of], table.num_bins)
+  score, nonempty, first_nonconstant = _score_bins(histogram, left, right, cand_rank, search, later)
+  best, feature, threshold = _best_bin_split(score, nonempty, drawn, search.prep)
+  in_pass = p * table.chunk + jnp.arange(table.chunk) < num_search
+  target = jnp.where(jnp.isfinite(best) & in_pass, slot_of, width)
+  retry_at = jnp.where(in_pass & (first_nonconstant == table.k_features), slot_of, width)
+  return (p + 1, best_feature.at[target].set(feature, mode="drop"),
+          best_threshold.at[target].set(threshold, mode="drop"), found.at[target].set(True, mode="drop"),
+          retry.at[retry_at].set(True, mode="drop"))
+
+
+def _pass_slots(todo: jax.Array, rank: jax.Array, p: jax.Array, chunk: int, width: int):
+  """The nodes of pass p: table_slot (W,) int32, each slot's node index in the table (C: not in this pass),
+  and slot_of (C,) int32, the slot of each table node. todo: (W,) bool; rank: (W,) int32 rank among todo."""
+  table_slot = jnp.where(todo & (rank // chunk == p), rank - p * chunk, chunk)
+  slot_of = jnp.zeros(chunk, jnp.int32).at[table_slot].set(jnp.arange(width, dtype=jnp.int32), mode="drop")
+  return table_slot, slot_of
+
+
+def _pass_features(seed: jax.Array, slot_of: jax.Array, cand_rank: jax.Array, d: int, k: int, later: bool):
+  """(C, k) int32: the features at ranks cand_rank (k,) of each table node's random order: increasing u,
+  from (level seed, node slot) whatever pass or round the node falls in (ties go to the earliest). Its first
+  k are the draw (round 0). slot_of: (C,) int32."""
+  u = _hash_uniform_at(seed, slot_of[:, None] * d + jnp.arange(d, dtype=jnp.int32)[None, :])      # (C, D)
+  if later:
+    return jnp.take_along_axis(jnp.argsort(u, axis=1, stable=True).astype(jnp.int32),
+                               jnp.broadcast_to(jnp.minimum(cand_rank, d - 1), (slot_of.shape[0], k)), 1)
+  return jax.lax.top_k(-u, k)[1].astype(jnp.int32)
+
+
+def _fill_histogram(bins: jax.Array, drawn: jax.Array, row_slot: jax.Array, stat_index: jax.Array,
+                    row_stats: jax.Array, table: _Table) -> jax.Array:
+  """(B·C, S, k) float32: the pass's table (_Table), by one scatter-add of every row's statistics. bins:
+  (N, D) int32 (Prepared.bins); drawn: (C, k) int32 candidate features; row_slot: (N,) int32 table node
+  of each row (C: not in this pass, dropped); stat_index: (N, R) int32; row_stats: (N, R) float32."""
+  chunk, k = table.chunk, table.k_features
+  row_bins = jnp.take_along_axis(bins, drawn[jnp.minimum(row_slot, chunk - 1)], 1)                 # (N, k)
+  # Flat index of (bin, slot, stat, candidate j) in the table.
+  index = (((row_bins[:, None, :] * chunk + row_slot[:, None, None]) * table.num_stats + stat_index[:, :, None])
+           * k + jnp.arange(k, dtype=jnp.int32)[None, None, :])
+  index = jnp.where(row_slot[:, None, None] < chunk, index, table.size)
+  return (jnp.zeros(table.size, jnp.float32)
+          .at[index].add(jnp.broadcast_to(row_stats[:, :, None], index.shape), mode="drop")
+          .reshape(table.num_bins * chunk, table.num_stats, k))
+
+
+def _bin_sides(histogram: jax.Array, node_stats: jax.Array, num_bins: int):
+  """The statistics left and right of a split after each bin, both (B·C, S, k) float32. histogram:
+  (B·C, S, k) float32; node_stats: (C, S) float32, the sums over each table node's rows."""
+  # Bins lead, so the running sum over bins adds contiguous blocks.
+  left = _inclusive_cumsum(histogram.reshape(num_bins, -1), axis=0).reshape(histogram.shape)
+  right = jnp.tile(node_stats, (num_bins, 1))[:, :, None] - left
+  return left, right
+
+
+def _score_bins(histogram: jax.Array, left: jax.Array, right: jax.Array, cand_rank: jax.Array,
+                search: _BinnedSearch, later: bool):
+  """Scores the split after bin b of candidate j in table node c. histogram, left, right: (B·C, S, k)
+  float32; cand_rank: (k,) int32. Returns score (B, C, k) float32 (the proxy, −inf where invalid), nonempty
+  (B, C, k) bool (bin b holds rows of node c), and first_nonconstant (C,) int32: the first candidate with
+  two nonempty bins (k if none)."""
+  table, min_leaf, d = search.table, search.layout.min_leaf, search.prep.bins.shape[1]
+  num_bins, k = table.num_bins, table.k_features
+  if table.count_rows:
+    rows_here, rows_left, rows_right = histogram[:, -1], left[:, -1], right[:, -1]
+  else:
+    rows_here, rows_left, rows_right = (_weight_sum(v, search.classify, table.scored)
+                                        for v in (histogram, left, right))
+    rows_left, rows_right = jnp.where(rows_left > 0, min_leaf, 0), jnp.where(rows_right > 0, min_leaf, 0)
+  # A candidate splits after a bin holding rows of this node (so each partition is scored once).
+  nonempty = (rows_here > 0).reshape(num_bins, table.chunk, k)
+  # sklearn's draw: the non-constant features among the first k of the order; if there is none, the first
+  # non-constant one after them (later rounds allow only the first non-constant candidate).
+  nonconstant = (nonempty.sum(0, dtype=jnp.int32) >= 2) & (cand_rank < d)[None, :]                  # (C, k)
+  first_nonconstant = jnp.min(jnp.where(nonconstant, jnp.arange(k, dtype=jnp.int32), k), 1)
+  valid = nonempty & (rows_left >= min_leaf).reshape(nonempty.shape) & (rows_right >= min_leaf).reshape(
+      nonempty.shape)
+  if later:
+    valid = valid & (jnp.arange(k)[None, None, :] == first_nonconstant[None, :, None])
+  score = jnp.where(valid, _proxy(left[:, :table.scored], right[:, :table.scored], search.criterion).reshape(
+      nonempty.shape), -jnp.inf)
+  return score, nonempty, first_nonconstant
+
+
+def _best_bin_split(score: jax.Array, nonempty: jax.Array, drawn: jax.Array, prep: Prepared):
+  """The first maximum of score (B, C, k) float32 per table node in (feature in the node's random order, bin)
+  order: best (C,) float32 (−inf: none valid), feature (C,) int32, threshold (C,) float32, sklearn's midpoint
+  between the largest value of the chosen bin and the smallest of the next bin holding rows of the node.
+  nonempty: (B, C, k) bool; drawn: (C, k) int32."""
+  num_bins, chunk, k = score.shape
+  bin_ids = jnp.arange(num_bins, dtype=jnp.int32)
+  # Two plain reductions (XLA CPU's argmax is several times slower).
+  best = score.max((0, 2))
+  order_key = jnp.arange(k, dtype=jnp.int32)[None, None, :] * num_bins + bin_ids[:, None, None]
+  pick = jnp.min(jnp.where(score == best[None, :, None], order_key, k * num_bins), (0, 2))
+  j, b = jnp.minimum(pick // num_bins, k - 1), pick % num_bins
+  feature = jnp.take_along_axis(drawn, j[:, None], 1)[:, 0]
+  bin_nonempty = jnp.take_along_axis(nonempty, jnp.broadcast_to(j[None, :, None], (num_bins, chunk, 1)),
+                                     2)[:, :, 0]                                                      # (B, C)
+  next_bin = jnp.min(jnp.where(bin_nonempty & (bin_ids[:, None] > b[None, :]), bin_ids[:, None], num_bins - 1), 0)
+  return best, feature, _midpoint(prep.bin_high[feature, b], prep.bin_low[feature, next_bin])
 
 
 def _inclusive_cumsum(a: jax.Array, axis: int) -> jax.Array:

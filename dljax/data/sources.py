@@ -3,6 +3,7 @@
 Sources:
   digits          scikit-learn's digits, 1,347 train / 450 test (builders/digits.py)
   fashion_mnist   Fashion-MNIST 60,000 / 10,000 from Debian's dataset-fashion-mnist, else TFDS's catalog
+  fashion_mnist_hog  its images as HOG descriptors (324 per image; features.py, cached once)
   iris, wine, breast_cancer, diabetes   scikit-learn's tables, unscaled (builders/sklearn_tables.py);
                   diabetes is regression
   sunspots        yearly sunspot numbers (statsmodels): 20 past years -> the next, split by time at 1950;
@@ -29,7 +30,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow_datasets as tfds
 
-from dljax.data import builders
+from dljax.data import builders, features
 from dljax.data.builders import fashion_mnist
 from dljax.errors import UserError
 
@@ -37,7 +38,7 @@ _BUILDERS = {"digits": builders.DljaxDigits, "fashion_mnist": builders.DljaxFash
              "iris": builders.DljaxIris, "wine": builders.DljaxWine,
              "breast_cancer": builders.DljaxBreastCancer, "diabetes": builders.DljaxDiabetes,
              "sunspots": builders.DljaxSunspots}
-SOURCE_FORMS = ", ".join(_BUILDERS) + ", npz:PATH or tfds:NAME"
+SOURCE_FORMS = ", ".join(_BUILDERS) + ", fashion_mnist_hog, npz:PATH or tfds:NAME"
 _NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _TF_HINT = "pip install 'dljax[tf]' and network access"
 
@@ -78,6 +79,11 @@ def load_dataset(source: str, *, data_dir: str | None = None, max_train: int | N
       raise UserError(f"{flag}={n}: give a positive number of rows, or None for all of them")
   data_dir = data_dir or default_data_dir()
   limits = {"train": max_train, "test": max_test}
+  if source == "fashion_mnist_hog":
+    data = load_dataset("fashion_mnist", data_dir=data_dir, max_train=max_train, max_test=max_test)
+    cache = os.path.join(os.path.dirname(data_dir.rstrip("/")), "features",
+                         fashion_mnist_key(data.source_files or None), f"train{max_train}_test{max_test}")
+    return features.with_hog(data, cache)
   if source == "fashion_mnist" and not fashion_mnist.raw_files_present():
     return _fashion_mnist_from_catalog(data_dir, limits)
   if source == "fashion_mnist":
@@ -95,6 +101,23 @@ def load_dataset(source: str, *, data_dir: str | None = None, max_train: int | N
   if source.startswith("tfds:"):
     return _load_catalog(source.removeprefix("tfds:"), data_dir, limits)
   raise UserError(f"unknown data source {source!r}: use one of {SOURCE_FORMS}")
+
+
+def train_subset(data: Dataset, num_rows: int | None, seed: int) -> Dataset:
+  """`num_rows` training rows drawn at random by `seed` (numpy's default_rng permutation); all of them, in
+  order, when num_rows is None or covers the split. The test split is kept whole."""
+  if num_rows is None or num_rows >= len(data.train_x):
+    return data
+  pick = np.random.default_rng(seed).permutation(len(data.train_x))[:num_rows]
+  return dataclasses.replace(data, train_x=data.train_x[pick], train_y=data.train_y[pick])
+
+
+def from_config(config) -> Dataset:
+  """The dataset of a config's `data` fields: source, max_train, max_test, and the optional train_subset
+  (rows drawn by config.seed)."""
+  cfg = config.data
+  data = load_dataset(cfg.source, max_train=cfg.max_train, max_test=cfg.max_test)
+  return train_subset(data, cfg.get("train_subset"), int(config.seed))
 
 
 def _one_line(error: BaseException) -> str:

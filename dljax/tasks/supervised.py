@@ -1,8 +1,13 @@
-"""Supervised learning: losses, metrics and train-time augmentation, as pure functions of arrays."""
+"""Supervised learning: classification and regression tasks, their losses, metrics and train-time
+augmentation as pure functions of arrays."""
 
 import jax
 import jax.numpy as jnp
 import optax
+
+from dljax import nn as dnn
+from dljax.errors import UserError
+from dljax.tasks import base
 
 
 def cross_entropy(logits, labels):
@@ -57,3 +62,58 @@ def augment_images(key, images, *, flip: bool, crop_padding: int):
     crop = lambda img, off: jax.lax.dynamic_slice(img, (off[0], off[1], 0), (h, w, c))
     images = jax.vmap(crop)(padded, offsets)
   return images
+
+
+class _Supervised(base.Task):
+  """x -> y from a dataset's (x, y) pairs; images may be flipped and cropped at train time."""
+
+  loss_name: str
+  models = dnn.MODELS
+
+  def arrays(self, data):
+    self.check(data)
+    return {"x": data.train_x, "y": data.train_y}, {"x": data.test_x, "y": data.test_y}
+
+  def augment(self, key, batch, config):
+    cfg = config.data
+    flip, crop = cfg.get("augment_flip", False), cfg.get("augment_crop_padding", 0)
+    if not (flip or crop):
+      return batch
+    return {**batch, "x": augment_images(key, batch["x"], flip=flip, crop_padding=crop)}
+
+  def example_losses(self, outputs, batch):
+    return example_losses(self.loss_name, outputs, batch["y"])
+
+  def eval_outputs(self, outputs, batch):
+    return eval_sums(self.loss_name, outputs, batch["y"], batch["mask"])
+
+  def metrics(self, sums):
+    return metrics_from_sums(self.loss_name, sums)
+
+
+class Classification(_Supervised):
+  loss_name = "cross_entropy"
+
+  def check(self, data):
+    if data.num_classes is None:
+      raise UserError(f"{data.name} has real-valued targets; this experiment classifies: pick a "
+                      "--config.data.source with class labels, or --config.task=regression")
+
+  def model_kwargs(self, data):
+    return {"num_outputs": data.num_classes}
+
+  def train_metrics(self, outputs, batch):
+    return {"accuracy": jnp.mean(outputs.argmax(-1) == batch["y"])}
+
+
+class Regression(_Supervised):
+  loss_name = "mse"
+
+  def check(self, data):
+    if data.num_classes is not None:
+      raise UserError(f"{data.name} has class labels; this experiment regresses: pick a "
+                      "--config.data.source with real-valued targets, or --config.task=classification")
+
+  def model_kwargs(self, data):
+    del data
+    return {"num_outputs": 1}

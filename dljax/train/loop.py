@@ -1,7 +1,9 @@
 """The one training loop, for every trainer: resume, train in chunks, log, evaluate, checkpoint,
-stop cleanly on SIGTERM or on a non-finite loss, write the summary."""
+stop cleanly on SIGTERM or on a non-finite loss, write the summary. The loop is the only writer of
+workdir files: config.json, metrics, checkpoints, the evaluation's tables and figures, summary.json."""
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -17,6 +19,7 @@ import tqdm
 from dljax import config as config_lib
 from dljax import parallel
 from dljax.errors import UserError
+from dljax.train import artifacts as artifacts_lib
 from dljax.train import checkpoint as ckpt_lib
 from dljax.train import trainers as trainers_lib
 from dljax.train import workdir as workdir_lib
@@ -51,6 +54,19 @@ def _mean_metrics(host_metrics: dict) -> dict:
   return {k: float(np.mean(v)) for k, v in host_metrics.items()}
 
 
+def _evaluate_and_write(trainer, state, workdir: str, writer, step: int, *, final: bool) -> dict:
+  """Evaluates; writes the metrics and (process 0) the artifacts; at the end prints the tables' heads."""
+  evaluation = trainer.evaluate(state)
+  writer.write(step, "test", evaluation.metrics)
+  if jax.process_index() == 0:
+    artifacts_lib.write(workdir, evaluation.artifacts)
+    for table in (a for a in evaluation.artifacts if final and getattr(a, "print_rows", 0)):
+      shown = dataclasses.replace(table, rows=table.rows[:table.print_rows])
+      _log(f"{table.title} (first {len(shown.rows)}; all in {table.name}.md/.csv):\n" +
+           artifacts_lib.table_markdown(dataclasses.replace(shown, title="")).rstrip())
+  return evaluation.metrics
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, stop_at_step: int | None = None) -> dict:
   """Trains `config`'s experiment in `workdir`, resuming from its newest checkpoint; returns the summary.
 
@@ -77,8 +93,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, stop_
 def _train_locked(config, workdir: str, stop_at_step: int | None) -> dict:
   mesh = parallel.make_mesh()
   trainer = trainers_lib.make_trainer(config, mesh, jax.random.key(config.seed))
-  if jax.process_index() == 0:  # evaluate may write tables and plots beside summary.json
-    trainer.workdir = workdir
   state = trainer.init_state()
   checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
   restored = checkpointer.restore_latest(ckpt_lib.abstract_like(state))
@@ -89,9 +103,7 @@ def _train_locked(config, workdir: str, stop_at_step: int | None) -> dict:
     _log(f"resumed from checkpoint {restored_step} in {workdir}")
   step = int(jax.device_get(state.step))
   if jax.process_index() == 0:
-    data = getattr(trainer, "data", None)  # trainers reading a dataset record its outside files' digests
-    workdir_lib.write_json(os.path.join(workdir, "config.json"),
-                           workdir_lib.run_info(config, getattr(data, "source_files", None)))
+    workdir_lib.write_json(os.path.join(workdir, "config.json"), workdir_lib.run_info(config, trainer.source_files))
   writer = workdir_lib.MetricsWriter(workdir, resume_step=step)
 
   total = trainer.num_steps
@@ -114,11 +126,11 @@ def _train_locked(config, workdir: str, stop_at_step: int | None) -> dict:
     while step < pause_at and not stop.requested:
       n = min(log_every - step % log_every, pause_at - step)
       t0 = time.perf_counter()
-      state, metrics = trainer.train(state, n)
-      host = jax.device_get(metrics)  # metrics leave the device once per chunk
+      state, result = trainer.train(state, n)
+      host, finite = jax.device_get((result.metrics, result.finite))  # metrics leave the device once per chunk
       seconds = time.perf_counter() - t0
       losses = np.asarray(host[trainer.loss_metric]).reshape(n, -1)
-      finite = np.asarray(host.pop("finite", np.ones(n, bool))).reshape(n, -1).all(axis=1)
+      finite = np.ones(n, bool) if finite is None else np.asarray(finite).reshape(n, -1).all(axis=1)
       bad = ~(np.isfinite(losses).all(axis=1) & finite)
       if bad.any():
         first = int(np.argmax(bad))
@@ -143,8 +155,7 @@ def _train_locked(config, workdir: str, stop_at_step: int | None) -> dict:
       elif step % max(log_every, total // 20 or 1) < n or step == total:
         _log(f"{config.experiment} step {step}/{total}: " + ", ".join(f"{k}={v:.4g}" for k, v in means.items()))
       if config.eval_every_steps and step % config.eval_every_steps < n and step < total:
-        eval_metrics = trainer.evaluate(state)
-        writer.write(step, "test", eval_metrics)
+        eval_metrics = _evaluate_and_write(trainer, state, workdir, writer, step, final=False)
         _log(f"{config.experiment} step {step} eval: " + ", ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items()))
       if stop.requested or step == pause_at or (config.checkpoint_every_steps
                                              and step % config.checkpoint_every_steps < n):
@@ -158,8 +169,7 @@ def _train_locked(config, workdir: str, stop_at_step: int | None) -> dict:
       return {"experiment": config.experiment, "kind": config.kind, "status": status, "steps": step}
     if last_saved != step:
       save(step)
-    eval_metrics = trainer.evaluate(state)
-    writer.write(step, "test", eval_metrics)
+    eval_metrics = _evaluate_and_write(trainer, state, workdir, writer, step, final=True)
   checkpointer.close()
   if timed_seconds == 0.0:
     timed_examples, timed_seconds = examples_seen, max(train_time, 1e-9)
@@ -187,4 +197,4 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
   checkpointer.close()
   if restored is None:
     raise UserError(f"no checkpoints in {workdir}: run `dljax run {config.experiment} --workdir {workdir}` first")
-  return trainer.evaluate(restored[1])
+  return trainer.evaluate(restored[1]).metrics

@@ -1,7 +1,7 @@
 """The "rl" trainer: any agent of dljax.rl (`make_train(config) -> Agent`), `config.num_seeds` seeds
 vmapped, updates run as one `lax.scan` per logged chunk, the seed axis sharded over the mesh.
 
-Config fields it reads (see dljax/experiments/rl_tabular.py for a full example):
+Config fields it reads (see experiments/rl_tabular.py for a full example):
   trainer = "rl"
   agent = "q_learning"            module under dljax.rl with make_train(config) -> dljax.rl.agent.Agent
   env.id = "FrozenLake-v1"        dljax.rl.envs.make id; other `env.*` fields are env options
@@ -19,7 +19,6 @@ Typed PRNG keys inside runner states are stored as raw key data (uint32) so orba
 """
 
 import importlib
-import os
 from typing import Any
 
 import flax.struct
@@ -31,11 +30,10 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from dljax import parallel
 from dljax.errors import UserError
-from dljax.train.trainers import Trainer, register_trainer
+from dljax.tasks.base import Evaluation, Figure, Table
+from dljax.train.trainers import TrainResult, Trainer
 
 
-NAME = "rl"
-_SHARED: dict[tuple, dict] = {}  # config -> its agent and compiled chunk/evaluate programs
 
 
 class RLState(flax.struct.PyTreeNode):
@@ -57,7 +55,6 @@ def load_agent_module(name: str):
                     "q_learning, dqn, reinforce, ppo") from None
 
 
-@register_trainer(NAME)
 class RLTrainer(Trainer):
 
   def __init__(self, config, mesh, key):
@@ -65,13 +62,7 @@ class RLTrainer(Trainer):
     if config.num_seeds < 1:
       raise UserError(f"--config.num_seeds={config.num_seeds} must be >= 1")
     self.num_seeds = config.num_seeds
-    # Runs of the same config in one process (a resumed run, `dljax eval`, tests) share the agent and
-    # its compiled programs instead of compiling them again.
-    shared = _SHARED.setdefault((config.to_json_best_effort(sort_keys=True), mesh.devices.shape,
-                                 tuple(d.id for d in mesh.devices.flat)), {})
-    if "agent" not in shared:
-      shared["agent"] = load_agent_module(config.agent).make_train(config)
-    self.agent = shared["agent"]
+    self.agent = load_agent_module(config.agent).make_train(config)
     self.num_steps = int(self.agent.num_updates)
     self.examples_per_step = self.num_seeds * int(self.agent.env_steps_per_update)
     self.seed_keys = jax.random.split(key, self.num_seeds)
@@ -85,8 +76,8 @@ class RLTrainer(Trainer):
     self._key_impl = jax.random.key_impl(self.seed_keys)
     metric_names = jax.eval_shape(self.agent.update, abstract)[1].keys()
     self.loss_metric = next((m for m in ("loss", "td_error") if m in metric_names), None) or sorted(metric_names)[0]
-    self._chunks = shared.setdefault("chunks", {})
-    self._evaluate = shared.setdefault("evaluate", jax.jit(jax.vmap(self._evaluate_one)))
+    self._chunks = {}  # n -> jitted chunk of n updates (two sizes per run: log_every and the remainder)
+    self._evaluate = jax.jit(jax.vmap(self._evaluate_one))
 
   def _storable(self, runner):
     return jax.tree.map(lambda is_key, x: jax.random.key_data(x) if is_key else x, self._key_leaves, runner)
@@ -118,12 +109,17 @@ class RLTrainer(Trainer):
     return self._chunks[n]
 
   def train(self, state, num_steps):
-    return self._chunk(num_steps)(state)
+    state, metrics = self._chunk(num_steps)(state)
+    return state, TrainResult(metrics)
 
   def _evaluate_one(self, runner, key):
     return self.agent.evaluate(runner, key)
 
-  def evaluate(self, state) -> dict[str, float]:
+  def evaluate(self, state) -> Evaluation:
+    return Evaluation(self.seed_metrics(state))
+
+  def seed_metrics(self, state) -> dict[str, float]:
+    """The agent's evaluation metrics averaged over seeds, with standard errors of return and success."""
     per_seed = jax.device_get(self._evaluate(self._runnable(state.runner), self.eval_keys))
     metrics = {}
     for name, values in per_seed.items():
@@ -132,9 +128,6 @@ class RLTrainer(Trainer):
       if name in ("mean_return", "success_rate"):
         metrics[f"{name}_stderr"] = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
     return metrics
-
-
-ABLATION = "rl_ablation"
 
 
 class AblationState(flax.struct.PyTreeNode):
@@ -149,21 +142,19 @@ def _merged(base: dict, changes: dict) -> dict:
   return out
 
 
-@register_trainer(ABLATION)
 class AblationTrainer(Trainer):
   """Several variants of one RL experiment trained side by side, each an RLTrainer (all its seeds
   vmapped) whose `agent_config` is the base one updated by `config.variants[name]` (a dict of
-  agent_config fields, nested like it). `evaluate` returns `<variant>/<metric>` for every variant;
-  at the end of the run, with `workdir` set, it writes ablation.md, ablation.csv (per variant: final
-  metrics, and learning speed: the first step whose mean success reached `config.ablation_threshold`
-  and the area under the success curve from the `test` records of metrics.jsonl) and ablation.png
-  (mean success over training, one line per variant).
+  agent_config fields, nested like it). `evaluate` returns `<variant>/<metric>` for every variant; at the
+  end of the run it adds the table `ablation` (per variant: final metrics, and learning speed: the first
+  env step whose mean success reached `config.ablation_threshold` and the mean success over the
+  evaluations every eval_every_steps) and the figure `ablation` (mean success over training, one line per
+  variant). The evaluations' success rates are kept in the checkpointed host state, so a resumed run
+  draws the whole curve.
   """
 
-  workdir: str | None = None  # where the final evaluate writes the table and plot (set by the caller)
-
   def __init__(self, config, mesh, key):
-    self.config = config
+    self.config, self.mesh = config, mesh
     if not config.variants:
       raise UserError("--config.variants is empty: name at least one variant")
     base = config.agent_config.to_dict()
@@ -181,68 +172,65 @@ class AblationTrainer(Trainer):
     if any(t.num_steps != first.num_steps for t in self.trainers.values()):
       raise UserError("every variant must run the same number of updates")
     self.num_steps, self.examples_per_step = first.num_steps, sum(t.examples_per_step for t in self.trainers.values())
+    self.env_steps_per_update = int(first.agent.env_steps_per_update)
     self.loss_metric = f"{next(iter(self.trainers))}/{first.loss_metric}"
+    self.success_history: dict[int, dict[str, float]] = {}  # step -> variant -> mean success
 
   def init_state(self):
-    mesh = next(iter(self.trainers.values())).mesh
-    return AblationState(step=parallel.replicate(mesh, jnp.int32(0)),
+    return AblationState(step=parallel.replicate(self.mesh, jnp.int32(0)),
                          variants={n: t.init_state().runner for n, t in self.trainers.items()})
+
+  def host_state(self) -> dict:
+    return {"success_history": {str(k): v for k, v in self.success_history.items()}}
+
+  def restore_host_state(self, host_state: dict) -> None:
+    self.success_history = {int(k): v for k, v in host_state.get("success_history", {}).items()}
 
   def train(self, state, num_steps):
     runners, metrics = {}, {}
     for name, trainer in self.trainers.items():
       # A fresh step per variant: each chunk donates (deletes) the state it is given.
-      sub, sub_metrics = trainer.train(RLState(step=jnp.int32(0), runner=state.variants[name]), num_steps)
+      sub, result = trainer.train(RLState(step=jnp.int32(0), runner=state.variants[name]), num_steps)
       runners[name] = sub.runner
-      metrics.update({f"{name}/{k}": v for k, v in sub_metrics.items()})
-    return AblationState(step=state.step + num_steps, variants=runners), metrics
+      metrics.update({f"{name}/{k}": v for k, v in result.metrics.items()})
+    return AblationState(step=state.step + num_steps, variants=runners), TrainResult(metrics)
 
-  def evaluate(self, state) -> dict[str, float]:
+  def evaluate(self, state) -> Evaluation:
     metrics = {}
     for name, trainer in self.trainers.items():
-      sub = trainer.evaluate(RLState(step=state.step, runner=state.variants[name]))
+      sub = trainer.seed_metrics(RLState(step=state.step, runner=state.variants[name]))
       metrics.update({f"{name}/{k}": v for k, v in sub.items()})
-    if self.workdir is not None and jax.process_index() == 0 and int(jax.device_get(state.step)) == self.num_steps:
-      write_ablation_report(self.workdir, list(self.trainers), metrics, self.num_steps, self.config.ablation_threshold,
-                            next(iter(self.trainers.values())).agent.env_steps_per_update)
-    return metrics
+    step = int(jax.device_get(state.step))
+    self.success_history[step] = {n: metrics[f"{n}/success_rate"] for n in self.trainers}
+    if step != self.num_steps:
+      return Evaluation(metrics)
+    return Evaluation(metrics, ablation_artifacts(list(self.trainers), metrics, self.success_history,
+                                                  self.config.ablation_threshold, self.env_steps_per_update))
 
 
-def write_ablation_report(workdir: str, variants: list[str], final: dict, final_step: int, threshold: float,
-                          env_steps_per_update: int) -> None:
-  """ablation.{md,csv,png}: per variant, final metrics and learning speed from the `test` records of
-  metrics.jsonl (the evaluations every eval_every_steps) plus the final evaluation `final`."""
-  from dljax.train import workdir as workdir_lib  # pylint: disable=import-outside-toplevel
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-
-  tests = [r for r in workdir_lib.read_metrics(workdir) if r["split"] == "test" and r["step"] < final_step]
+def ablation_artifacts(variants: list[str], final: dict, history: dict[int, dict[str, float]], threshold: float,
+                       env_steps_per_update: int) -> tuple[Table, Figure]:
+  """Per variant: final metrics and learning speed from the success rates evaluated along the run."""
+  from matplotlib.figure import Figure as MplFigure  # pylint: disable=import-outside-toplevel
   reach = f"env_steps_to_success_{threshold:g}"
   rows, curves = [], {}
   for name in variants:
-    key = f"{name}/success_rate"
-    curve = [(r["step"] * env_steps_per_update, r[key]) for r in tests if key in r]
-    curve.append((final_step * env_steps_per_update, final[key]))
+    curve = [(step * env_steps_per_update, history[step][name]) for step in sorted(history)]
     curves[name] = curve
     reached = next((s for s, v in curve if v >= threshold), None)
     rows.append({
         "variant": name,
-        "final_success": final[key], "success_stderr": final.get(f"{name}/success_rate_stderr", 0.0),
+        "final_success": final[f"{name}/success_rate"],
+        "success_stderr": final.get(f"{name}/success_rate_stderr", 0.0),
         "final_return": final[f"{name}/mean_return"],
         "greedy_episode_length": final.get(f"{name}/episode_length", float("nan")),
         "optimum_of_learned_reward": final.get(f"{name}/optimal_policy_success", float("nan")),
         reach: "not reached" if reached is None else str(reached),
         "mean_success_over_training": float(np.mean([v for _, v in curve]))})
-  columns = list(rows[0])
-  cell = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)
-  with open(os.path.join(workdir, "ablation.csv"), "w") as f:
-    f.write(",".join(columns) + "\n")
-    f.writelines(",".join(cell(row[c]) for c in columns) + "\n" for row in rows)
-  with open(os.path.join(workdir, "ablation.md"), "w") as f:
-    f.write("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n")
-    f.writelines("| " + " | ".join(cell(row[c]) for c in columns) + " |\n" for row in rows)
-  fig, ax = plt.subplots(figsize=(7, 4.5))
+  columns = tuple(rows[0])
+  table = Table("ablation", columns, tuple(tuple(row[c] for c in columns) for row in rows))
+  fig = MplFigure(figsize=(7, 4.5))
+  ax = fig.subplots()
   for name, curve in curves.items():
     ax.plot(*zip(*curve), label=name)
   ax.axhline(threshold, color="grey", lw=0.8, ls="--")
@@ -251,5 +239,4 @@ def write_ablation_report(workdir: str, variants: list[str], final: dict, final_
   ax.grid(alpha=0.3)
   ax.legend(fontsize="small")
   fig.tight_layout()
-  fig.savefig(os.path.join(workdir, "ablation.png"), dpi=100)
-  plt.close(fig)
+  return table, Figure("ablation", fig)

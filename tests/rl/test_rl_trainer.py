@@ -57,8 +57,8 @@ def test_seed_keys_are_distinct_and_runs_differ():
   trainer = rl_trainer.RLTrainer(config, parallel.make_mesh(), jax.random.key(config.seed))
   keys = np.asarray(jax.random.key_data(trainer.seed_keys))
   assert len({k.tobytes() for k in keys}) == 4
-  state, metrics = trainer.train(trainer.init_state(), 3)
-  assert metrics["td_error"].shape == (3,) and int(state.step) == 3
+  state, result = trainer.train(trainer.init_state(), 3)
+  assert result.metrics["td_error"].shape == (3,) and int(state.step) == 3
   # Each seed's own trajectory: its Q table, position, step in episode and episode count.
   runner = state.runner
   leaves = [runner.q.reshape(4, -1), runner.obs[:, None], runner.env_state.time[:, None], runner.episodes[:, None]]
@@ -79,13 +79,12 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, override, needle):
   assert not (tmp_path / "w").exists()
 
 
-def test_shaping_ablation_writes_its_table_and_plot(tmp_path, monkeypatch):
+def test_shaping_ablation_writes_its_table_and_plot(tmp_path):
   config = config_lib.apply_overrides(registry.get_config("frozenlake_shaping"), [
       "num_seeds=4", "agent_config.num_episodes=40", "agent_config.num_env_steps=1000", "log_every_steps=5",
       "eval_every_steps=5", "checkpoint_every_steps=10"])
   with config.unlocked():
     config.variants = {"none": {}, "goal_bonus": {"shaping": {"goal_bonus": 1.0}}}
-  monkeypatch.setattr(rl_trainer.AblationTrainer, "workdir", str(tmp_path))
   summary = loop.train_and_evaluate(config, str(tmp_path))
   metrics = summary["metrics"]
   # A goal bonus of +1 on a 0/1 goal reward doubles every reward, hence every Q value exactly (Q starts

@@ -149,7 +149,7 @@ def test_bad_input_is_a_user_error():
     envs.make("Taxi-v4", fickle_passenger=True)
 
 
-# The optima the experiments and README quote (dljax/experiments/rl_tabular.py), checked with numpy on
+# The optima the experiments and README quote (experiments/rl_tabular.py), checked with numpy on
 # gymnasium's own P table. gamma: the discount of the Q-learner and of value iteration, whose greedy policy
 # is "the optimal policy"; horizon: how the trainer evaluates (gymnasium's time limit; CliffWalking has
 # none, so q_learning.DEFAULT_EVAL_HORIZON); figures: quoted values of that policy within the horizon,

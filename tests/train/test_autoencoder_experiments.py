@@ -12,7 +12,7 @@ from dljax import config as config_lib
 from dljax import parallel
 from dljax import registry
 from dljax.errors import UserError
-from dljax.train import autoencoder_trainer, checkpoint, loop
+from dljax.train import checkpoint, loop, minibatch
 from tests.train.test_loop import _params, _train_records
 
 TINY = ["data.max_train=400", "data.max_test=120", "batch_size=16", "eval_batch_size=64", "log_every_steps=2",
@@ -23,15 +23,13 @@ def _config(name, *overrides):
   return config_lib.apply_overrides(registry.get_config(name), TINY + list(overrides))
 
 
-def test_autoencoder_resumes_bit_for_bit_and_writes_its_plot(tmp_path, monkeypatch):
+def test_autoencoder_resumes_bit_for_bit_and_writes_its_plot(tmp_path):
   config = _config("fashion_mnist_autoencoder", "num_train_steps=4", "model.widths=(4, 8)")
   straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
   summary = loop.train_and_evaluate(config, straight)
   assert summary["status"] == "done" and set(summary["metrics"]) == {"mse", "psnr_db"}
   assert 0.0 < summary["metrics"]["mse"] < 0.25
   assert loop.train_and_evaluate(config, resumed, stop_at_step=2)["status"] == "paused"
-  # The loop hands trainers their workdir for plots (until it does, the test sets it here).
-  monkeypatch.setattr(autoencoder_trainer.AutoencoderTrainer, "workdir", resumed)
   loop.train_and_evaluate(config, resumed)
   a, b = _params(straight, 4), _params(resumed, 4)
   for k in a:
@@ -40,12 +38,10 @@ def test_autoencoder_resumes_bit_for_bit_and_writes_its_plot(tmp_path, monkeypat
   assert (tmp_path / "resumed" / "reconstructions_step_4.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_one_class_models_equal_separate_runs_and_auroc_equals_sklearn(tmp_path, monkeypatch):
-  monkeypatch.setattr(autoencoder_trainer.OneClassTrainer, "workdir", str(tmp_path / "both"))
+def test_one_class_models_equal_separate_runs_and_auroc_equals_sklearn(tmp_path):
   common = ("num_train_steps=4", "baselines.iforest_estimators=10", "baselines.pca_components=8")
   both = loop.train_and_evaluate(_config("fashion_mnist_anomaly", "normal_classes=(3, 7)", *common),
                                  str(tmp_path / "both"))
-  monkeypatch.setattr(autoencoder_trainer.OneClassTrainer, "workdir", None)
   alone = loop.train_and_evaluate(_config("fashion_mnist_anomaly", "normal_classes=(7,)", *common),
                                   str(tmp_path / "alone"))
   m = both["metrics"]
@@ -61,14 +57,15 @@ def test_one_class_models_equal_separate_runs_and_auroc_equals_sklearn(tmp_path,
 
   # The scores behind the AUROC, recomputed from the restored checkpoint and ranked by scikit-learn.
   config = _config("fashion_mnist_anomaly", "normal_classes=(3, 7)", *common)
-  trainer = autoencoder_trainer.OneClassTrainer(config, parallel.make_mesh(), jax.random.key(config.seed))
+  trainer = minibatch.MinibatchTrainer(config, parallel.make_mesh(), jax.random.key(config.seed))
   checkpointer = checkpoint.Checkpointer(str(tmp_path / "both" / "checkpoints"))
   _, state, _ = checkpointer.restore_latest(checkpoint.abstract_like(trainer.init_state()))
   checkpointer.close()
-  errors = trainer.test_errors(state)
-  assert errors.shape == (2, 120)
+  errors = [r["error"] for r in trainer.eval_results(state)]
+  assert [e.shape for e in errors] == [(120,), (120,)]
   for k, c in enumerate((3, 7)):
-    assert m[f"auroc_autoencoder_class_{c}"] == pytest.approx(roc_auc_score(trainer.test_y != c, errors[k]), abs=1e-12)
+    assert m[f"auroc_autoencoder_class_{c}"] == pytest.approx(
+        roc_auc_score(trainer.test_arrays["y"] != c, errors[k]), abs=1e-12)
 
 
 @pytest.mark.parametrize("override,message", [

@@ -41,7 +41,7 @@ def _train_records(workdir: str):
 
 
 @pytest.mark.parametrize("name", [e.name for e in registry.all_experiments()
-                                  if registry.get_config(e.name).trainer == "supervised"])
+                                  if registry.get_config(e.name).get("task") in ("classification", "regression")])
 def test_every_experiment_trains_and_writes_its_workdir(name, tmp_path):
   summary = loop.train_and_evaluate(tiny_config(name), str(tmp_path))
   assert summary["status"] == "done" and summary["steps"] == 2
@@ -75,8 +75,11 @@ def test_npz_source_classification_and_regression(tmp_path):
   cls = loop.train_and_evaluate(tiny_config("digits_mlp", f"data.source=npz:{tmp_path}/cls.npz", steps=3),
                                 str(tmp_path / "cls"))
   assert set(cls["metrics"]) == {"accuracy", "loss"}
-  reg = loop.train_and_evaluate(tiny_config("digits_mlp", f"data.source=npz:{tmp_path}/reg.npz", steps=3),
-                                str(tmp_path / "reg"))
+  with pytest.raises(UserError, match="real-valued targets; this experiment classifies.*--config.task=regression"):
+    loop.train_and_evaluate(tiny_config("digits_mlp", f"data.source=npz:{tmp_path}/reg.npz", steps=3),
+                            str(tmp_path / "refused"))
+  reg = loop.train_and_evaluate(tiny_config("digits_mlp", f"data.source=npz:{tmp_path}/reg.npz", "task=regression",
+                                            steps=3), str(tmp_path / "reg"))
   assert set(reg["metrics"]) == {"mse", "r2"}
 
 

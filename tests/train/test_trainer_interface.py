@@ -8,6 +8,7 @@ import ml_collections
 import numpy as np
 
 from dljax import parallel
+from dljax.tasks import Evaluation
 from dljax.train import loop, trainers
 
 
@@ -16,7 +17,6 @@ class _SeedsState(flax.struct.PyTreeNode):
   w: jnp.ndarray  # (num_seeds, d): one linear model per seed
 
 
-@trainers.register_trainer("test_scanned_seeds")
 class ScannedSeedsTrainer(trainers.Trainer):
   """Noisy gradient descent on least squares, `num_seeds` runs vmapped, n steps per `lax.scan` call."""
 
@@ -42,10 +42,10 @@ class ScannedSeedsTrainer(trainers.Trainer):
       return jax.lax.scan(body, w, jnp.arange(num_steps))
 
     w, losses = jax.jit(jax.vmap(one_seed, in_axes=(0, 0, None)))(state.w, seed_keys, state.step)
-    return state.replace(step=state.step + num_steps, w=w), {"loss": losses.T}  # (steps, seeds)
+    return state.replace(step=state.step + num_steps, w=w), trainers.TrainResult({"loss": losses.T})  # (steps, seeds)
 
   def evaluate(self, state):
-    return {"mse": float(jnp.mean((jnp.einsum("nd,sd->sn", self.x, state.w) - self.y) ** 2))}
+    return Evaluation({"mse": float(jnp.mean((jnp.einsum("nd,sd->sn", self.x, state.w) - self.y) ** 2))})
 
 
 def _config():
@@ -56,7 +56,8 @@ def _config():
   return c
 
 
-def test_loop_drives_a_vmapped_scanned_trainer_and_resumes_exactly(tmp_path):
+def test_loop_drives_a_vmapped_scanned_trainer_and_resumes_exactly(tmp_path, monkeypatch):
+  monkeypatch.setitem(trainers.TRAINERS, "test_scanned_seeds", f"{__name__}:ScannedSeedsTrainer")
   straight = loop.train_and_evaluate(_config(), str(tmp_path / "a"))
   assert straight["status"] == "done" and straight["steps"] == 40 and straight["metrics"]["mse"] < 0.01
   assert loop.train_and_evaluate(_config(), str(tmp_path / "b"), stop_at_step=20)["status"] == "paused"

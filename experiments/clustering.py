@@ -1,15 +1,13 @@
 """k-means and PCA (dljax/classic/kmeans.py, pca.py) fitted once on real images, scikit-learn beside them.
 
-The trainer (dljax/train/unsupervised_trainer.py) fits scikit-learn's KMeans / PCA with the same
+The trainer (dljax/train/fit_once.py, UnsupervisedTrainer) fits scikit-learn's KMeans / PCA with the same
 hyper-parameters on the same rows and records its numbers as sklearn_* next to ours in summary.json.
 Pixels are used as the data layer scales them (to [0, 1]).
 """
 
 from dljax.experiments._base import classic_config
 from dljax.registry import register
-from dljax.train import unsupervised_trainer
 
-del unsupervised_trainer  # imported for its @register_trainer("unsupervised")
 
 
 def unsupervised_config(*, source: str, learner: str, model: dict, standardize: bool = False):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dljax.errors import UserError
-from dljax.launch import report
+from dljax.sweeps import report
 
 VERSIONS = {"jax": "0.10.2", "jaxlib": "0.10.2", "flax": "0.12.0", "optax": "0.2.6"}
 

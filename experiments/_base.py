@@ -17,18 +17,20 @@ def optimizer_config(name: str, learning_rate: float, schedule: str) -> ml_colle
   return c
 
 
-def supervised_config(*, source: str, model: dict, batch_size: int, num_epochs: int, learning_rate: float,
-                      optimizer: str = "adam", schedule: str = "constant") -> ml_collections.ConfigDict:
+def minibatch_config(*, task: str, source: str, model: dict, batch_size: int, num_epochs: int, learning_rate: float,
+                     optimizer: str = "adam", schedule: str = "constant") -> ml_collections.ConfigDict:
+  """A model trained by the minibatch trainer on `task` (dljax.tasks.TASKS)."""
   c = ml_collections.ConfigDict()
-  c.trainer = "supervised"
+  c.trainer = "minibatch"
+  c.task = task
   c.seed = 0
 
   c.data = ml_collections.ConfigDict()
   c.data.source = source            # digits | fashion_mnist | npz:PATH | tfds:NAME
   c.data.max_train = ml_collections.FieldReference(None, field_type=int)  # first n rows (tiny runs)
   c.data.max_test = ml_collections.FieldReference(None, field_type=int)
-  c.data.augment_flip = False       # random horizontal flip, in the jitted step
-  c.data.augment_crop_padding = 0   # random crop after zero padding by this many pixels
+  c.data.augment_flip = False       # images: random horizontal flip, in the jitted step
+  c.data.augment_crop_padding = 0   # images: random crop after zero padding by this many pixels
 
   c.model = ml_collections.ConfigDict(model)
 

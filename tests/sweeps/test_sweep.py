@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from dljax.errors import UserError
-from dljax.launch import sweep
+from dljax.sweeps import sweep
 from dljax.train import loop
 from dljax.train import workdir as workdir_lib
 from tests.conftest import tiny_config

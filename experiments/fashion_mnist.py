@@ -1,6 +1,6 @@
 """Fashion-MNIST (28x28 grey, 10 classes; 60,000 train / 10,000 test) from Debian's dataset-fashion-mnist."""
 
-from dljax.experiments._base import supervised_config
+from dljax.experiments._base import minibatch_config
 from dljax.registry import register
 
 NOTEBOOK_CNN = {"name": "cnn", "conv_features": (32, 64, 128), "dense": (512, 256), "pool": "max",
@@ -16,7 +16,7 @@ def fashion_mnist_mlp():
   Result: test accuracy 0.9048 (loss 0.308), 30 epochs / 14,040 steps, 151 s of
   training on 2 CPU cores, no accelerator (2026-11-25, cores shared with other jobs).
   """
-  c = supervised_config(source="fashion_mnist",
+  c = minibatch_config(task="classification", source="fashion_mnist",
                         model={"name": "mlp", "hidden": (512, 256), "activation": "relu", "dropout": 0.2},
                         batch_size=128, num_epochs=30, learning_rate=1e-3, optimizer="adamw", schedule="cosine")
   c.optimizer.weight_decay = 1e-4
@@ -38,7 +38,7 @@ def fashion_mnist_cnn_notebook():
   way (dropout on, augmented test images); the notebook printed 0.866. (Measured before the
   custom-VJP max pool landed: same pooled values, gradients then split among tied maxima.)
   """
-  c = supervised_config(source="fashion_mnist", model=NOTEBOOK_CNN, batch_size=128, num_epochs=20,
+  c = minibatch_config(task="classification", source="fashion_mnist", model=NOTEBOOK_CNN, batch_size=128, num_epochs=20,
                         learning_rate=1e-3)
   c.data.augment_flip = True
   c.data.augment_crop_padding = 2
@@ -58,7 +58,7 @@ def fashion_mnist_cnn():
   2 CPU cores shared with 5 other jobs (load average 3-16; about 2,050 s alone at 1,170 images/s),
   no accelerator (2026-11-25).
   """
-  c = supervised_config(source="fashion_mnist", model=NOTEBOOK_CNN, batch_size=128, num_epochs=40,
+  c = minibatch_config(task="classification", source="fashion_mnist", model=NOTEBOOK_CNN, batch_size=128, num_epochs=40,
                         learning_rate=2e-3, optimizer="adamw", schedule="warmup_cosine")
   c.optimizer.warmup_steps = 500
   c.optimizer.weight_decay = 5e-4

@@ -7,14 +7,13 @@ import ml_collections
 
 from dljax.registry import register
 from dljax.rl import q_learning
-from dljax.train import rl_trainer
 
 
 def rl_config(*, env: dict, agent: str, agent_config: ml_collections.ConfigDict, num_seeds: int,
               log_every_steps: int, checkpoint_every_steps: int) -> ml_collections.ConfigDict:
   """The fields of the "rl" trainer (dljax/train/rl_trainer.py documents each)."""
   c = ml_collections.ConfigDict()
-  c.trainer = rl_trainer.NAME  # importing rl_trainer registers it
+  c.trainer = "rl"
   c.seed = 0
   c.agent = agent
   c.env = ml_collections.ConfigDict(env)
@@ -110,8 +109,6 @@ def frozenlake_shaping():
   to 0.7 success, mean success over training) and ablation.png (success curves).
 
   Run: dljax run frozenlake_shaping --workdir /tmp/frozenlake_shaping
-  (the table and plot need the loop to set `trainer.workdir`, as for the other trainers that write
-  files; from Python: `rl_trainer.AblationTrainer.workdir = WORKDIR` before `loop.train_and_evaluate`).
   Result: 32 seeds per variant, exact success of the greedy policy; 42 s of training on 2 CPU cores,
   no accelerator, cores shared with other jobs (2026-11-25):
 
@@ -138,7 +135,7 @@ def frozenlake_shaping():
                                           num_episodes=2000, num_env_steps=100_000)
   c = rl_config(env={"id": "FrozenLake-v1", "map_name": "4x4", "is_slippery": True}, agent="q_learning",
                 agent_config=agent, num_seeds=32, log_every_steps=10, checkpoint_every_steps=250)
-  c.trainer = rl_trainer.ABLATION
+  c.trainer = "rl_ablation"
   c.variants = ml_collections.ConfigDict(SHAPINGS)
   c.ablation_threshold = 0.7
   c.eval_every_steps = 10

@@ -1,6 +1,6 @@
 """scikit-learn's digits (8x8 grey, 10 classes; 1,347 train / 450 test, stratified, seed 0)."""
 
-from dljax.experiments._base import supervised_config
+from dljax.experiments._base import minibatch_config
 from dljax.registry import register
 
 
@@ -13,7 +13,7 @@ def digits_logreg():
   Result: test accuracy 0.9733 (loss 0.111), 60 epochs / 1,260 steps, 18 s wall
   (9 s training) on 2 CPU cores, no accelerator (2026-11-25, cores shared with other jobs).
   """
-  c = supervised_config(source="digits", model={"name": "logreg"}, batch_size=64, num_epochs=60,
+  c = minibatch_config(task="classification", source="digits", model={"name": "logreg"}, batch_size=64, num_epochs=60,
                         learning_rate=0.03, schedule="cosine")
   c.optimizer.weight_decay = 1e-4
   return c
@@ -28,7 +28,7 @@ def digits_mlp():
   Result: test accuracy 0.9800 (loss 0.073), 60 epochs / 1,260 steps, 35 s wall
   (17 s training) on 2 CPU cores, no accelerator (2026-11-25, cores shared with other jobs).
   """
-  return supervised_config(source="digits",
+  return minibatch_config(task="classification", source="digits",
                            model={"name": "mlp", "hidden": (256, 128), "activation": "relu", "dropout": 0.2},
                            batch_size=64, num_epochs=60, learning_rate=3e-3, schedule="cosine")
 
@@ -42,7 +42,7 @@ def digits_cnn():
   Result: test accuracy 0.9956 (loss 0.020), 40 epochs / 840 steps, 20 s wall
   (10.6 s training) on 2 CPU cores, no accelerator (2026-11-25, cores shared with other jobs).
   """
-  c = supervised_config(source="digits",
+  c = minibatch_config(task="classification", source="digits",
                         model={"name": "cnn", "conv_features": (32, 64), "dense": (128,), "pool": "max",
                                "batch_norm": True, "conv_dropout": 0.1, "dense_dropout": 0.3},
                         batch_size=64, num_epochs=40, learning_rate=3e-3, schedule="cosine")

@@ -11,13 +11,13 @@ R² 0.894 / 0.902 against 0.880 / 0.897 with LeCun + orthogonal), LeCun + orthog
 0.896). The test years were scored after that choice.
 """
 
-from dljax.experiments._base import classic_config, supervised_config
+from dljax.experiments._base import classic_config, minibatch_config
 from dljax.registry import register
 
 
 def _recurrent(cell: str, weight_init: str):
   model = {"name": "rnn", "cell": cell, "hidden": 16, "num_layers": 1, "dropout": 0.0, "weight_init": weight_init}
-  c = supervised_config(source="sunspots", model=model,
+  c = minibatch_config(task="regression", source="sunspots", model=model,
                         batch_size=32, num_epochs=300, learning_rate=3e-3, schedule="cosine")
   c.eval_batch_size = 64
   c.log_every_steps = 100

@@ -234,7 +234,7 @@ def run_command(experiment: str, run: Run) -> list[str]:
 
 
 def vmap_command(experiment: str, runs: list[Run]) -> list[str]:
-  """One process for all seeds of one setting, vmapped (dljax.launch.vmap_seeds)."""
+  """One process for all seeds of one setting, vmapped (dljax.sweeps.vmap_seeds)."""
   first = runs[0]
   return [sys.executable, "-m", "dljax.cli", "run", experiment, "--workdir", first.setting_dir,
           "--vmap_seeds", ",".join(str(r.seed) for r in runs), *(f"--config.{o}" for o in first.overrides[:-1])]
@@ -250,8 +250,8 @@ class Job:
 def plan(spec: SweepSpec, root: str, *, vmap_seeds: bool = False) -> tuple[list[Job], list[Run]]:
   """(jobs to launch, finished runs skipped). Finished runs are checked against this sweep's config."""
   runs = expand(spec, root)
-  if vmap_seeds and registry.get_config(spec.experiment).trainer != "supervised":
-    raise UserError(f"--vmap_seeds: {spec.experiment} is not a supervised gradient-trained experiment; "
+  if vmap_seeds and registry.get_config(spec.experiment).trainer != "minibatch":
+    raise UserError(f"--vmap_seeds: {spec.experiment} is not a gradient-trained (minibatch) experiment; "
                     "run its seeds as separate processes (drop --vmap_seeds)")
   finished = [r for r in runs if run_status(r.workdir) == "done"]
   for r in finished:

@@ -5,7 +5,7 @@ import shlex
 import subprocess
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOB = ["run", "digits_mlp", "--workdir", "/shared/runs/mlp", "--config.batch_size=64"]
 
 

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from dljax.launch import vmap_seeds
+from dljax.sweeps import vmap_seeds
 from dljax.train import loop
 from tests.conftest import tiny_config
 
@@ -64,7 +64,7 @@ def test_vmapped_seeds_equal_separate_runs(tmp_path):
     assert recorded == json.load(open(f"{separate}/config.json"))["config"]
     alone = _state_arrays(os.path.join(separate, "checkpoints", "4", "state"))
     leaves = jax.tree_util.tree_leaves_with_path(alone["params"])
-    stacked = dict(jax.tree_util.tree_leaves_with_path(shared["seeds"]["params"]))
+    stacked = dict(jax.tree_util.tree_leaves_with_path(shared["members"]["params"]))
     for path, value in leaves:
       np.testing.assert_allclose(np.asarray(stacked[path])[i], np.asarray(value), rtol=1e-5, atol=1e-7,
                                  err_msg=jax.tree_util.keystr(path))

@@ -4,7 +4,6 @@ import ml_collections
 
 from dljax.experiments._base import optimizer_config
 from dljax.registry import register
-from dljax.train import autoencoder_trainer, rules_trainer
 
 
 def _loop_fields(c: ml_collections.ConfigDict, *, log_every: int, checkpoint_every: int) -> None:
@@ -14,10 +13,11 @@ def _loop_fields(c: ml_collections.ConfigDict, *, log_every: int, checkpoint_eve
   c.keep_checkpoints = 2
 
 
-def _autoencoder_config(*, trainer: str, model: dict, batch_size: int, num_epochs: int,
+def _autoencoder_config(*, task: str, model: dict, batch_size: int, num_epochs: int,
                         learning_rate: float) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.trainer = trainer
+  c.trainer = "minibatch"
+  c.task = task
   c.seed = 0
   c.data = ml_collections.ConfigDict()
   c.data.source = "fashion_mnist"   # any image source: digits | fashion_mnist | npz:PATH | tfds:NAME
@@ -45,7 +45,7 @@ def fashion_mnist_autoencoder():
   Result: test MSE 0.01287 per pixel (PSNR 18.9 dB), 936 steps, 691 s of training (738 s wall) on
   2 CPU cores shared with ~6 other jobs (load average 15), no accelerator, 2026-11-25.
   """
-  c = _autoencoder_config(trainer=autoencoder_trainer.AUTOENCODER,
+  c = _autoencoder_config(task="reconstruction",
                           model={"name": "conv_ae", "widths": (16, 32), "latent": 32, "activation": "relu"},
                           batch_size=128, num_epochs=2, learning_rate=2e-3)
   _loop_fields(c, log_every=100, checkpoint_every=500)
@@ -76,7 +76,7 @@ def fashion_mnist_anomaly():
   a 16-d code (classes 3, 5, 8: 0.886 vs 0.888). 9,300 steps (100 epochs, 10 models of batch 64 each
   vmapped), 187 s wall including the baselines, on 2 CPU cores, no accelerator, 2026-11-25.
   """
-  c = _autoencoder_config(trainer=autoencoder_trainer.ONE_CLASS,
+  c = _autoencoder_config(task="one_class_anomaly",
                           model={"name": "dense_ae", "widths": (256, 64), "latent": 32, "activation": "relu"},
                           batch_size=64, num_epochs=100, learning_rate=2e-3)
   c.normal_classes = tuple(range(10))
@@ -105,7 +105,7 @@ def titanic_rules():
   no accelerator (2026-11-25, cores shared with other jobs).
   """
   c = ml_collections.ConfigDict()
-  c.trainer = rules_trainer.NAME
+  c.trainer = "association_rules"
   c.seed = 0
   c.data = ml_collections.ConfigDict()
   c.data.package = "datasets"

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from dljax.errors import UserError
-from dljax.launch.sweep import flat_config
+from dljax.sweeps.sweep import flat_config
 from dljax.train.workdir import read_metrics
 
 BOOTSTRAP_RESAMPLES = 10_000

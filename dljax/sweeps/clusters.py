@@ -12,7 +12,7 @@ import shlex
 import sys
 
 from dljax.errors import UserError
-from dljax.launch.sweep import DETERMINISTIC_XLA_FLAG
+from dljax.sweeps.sweep import DETERMINISTIC_XLA_FLAG
 from dljax.train.workdir import resolve
 
 
