@@ -148,7 +148,7 @@ RULES: tuple[tuple[str, object], ...] = (
     ("num_train_steps", _int(1, optional=True)), ("log_every_steps", _SIZE), ("keep_checkpoints", _SIZE),
     ("eval_every_steps", _COUNT), ("checkpoint_every_steps", _COUNT),
     ("data.max_train", _int(1, optional=True)), ("data.max_test", _int(1, optional=True)),
-    ("task", Choice("dljax.tasks:TASKS")), ("data.train_subset", _int(1, optional=True)), ("max_train_steps", _int(1, optional=True)),
+    ("task", Choice("dljax.tasks:TASKS")), ("data.on_device", Choice(("auto", "yes", "no"))), ("data.train_subset", _int(1, optional=True)), ("max_train_steps", _int(1, optional=True)),
     ("data.augment_crop_padding", _COUNT),
     ("optimizer.name", Choice("dljax.train.optim:OPTIMIZERS")),
     ("optimizer.schedule", Choice("dljax.train.optim:SCHEDULES")),
@@ -202,6 +202,12 @@ RULES: tuple[tuple[str, object], ...] = (
 _FIXED_KEYS = ("experiment", "kind", "trainer")  # what the experiment is, not a setting of it
 
 
+def is_fixed(path: str) -> bool:
+  """Keys the command line may not set: what the experiment is, and the arms of a choice experiment
+  (methods.NAME.*), whose shared settings are top-level fields referenced by every arm."""
+  return path in _FIXED_KEYS or path.startswith("methods.")
+
+
 def rule_for(path: str):
   """The rule of a dotted config path, or None (a string checked by the code that reads it). The arms of a
   choice experiment (methods.NAME.*) follow the rules of a whole config."""
@@ -251,7 +257,10 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
     if "=" not in item:
       raise UserError(f"--config.{item}: give a value, as in --config.{item}=VALUE")
     path, text = item.split("=", 1)
-    if path in _FIXED_KEYS:
+    if path.startswith("methods."):
+      raise UserError(f"--config.{path} is part of the experiment's arms: set its top-level fields "
+                      "(see `dljax show` of the experiment) or --config.method")
+    if is_fixed(path):
       raise UserError(f"--config.{path} is fixed by the experiment: name another experiment instead")
     if path not in known:
       near = difflib.get_close_matches(path, known, n=3, cutoff=0.6)

@@ -5,19 +5,27 @@ evaluation; the task owns what a batch means.
 A run trains one member, or several (`--vmap_seeds`, or one model per class for the one-class task) as
 one program: the TrainStates are stacked on a leading member axis and the step is vmapped over it. Each
 member is exactly its separate run: initial parameters from `jax.random.key(seed)` (split into an init
-and a step key), its own data order (a grain index pipeline reshuffled every epoch from its seed, whose
-state goes into every checkpoint) and per-step keys `fold_in(step_key, step)`.
+and a step key), its own data order and per-step keys `fold_in(step_key, step)`.
+
+Data order: epoch e visits the rows in the order `jax.random.permutation(fold_in(order_key, e), n)`, cut
+into n // B batches (the last n mod B rows of each epoch are skipped, as PyTorch's drop_last does), so step
+s takes batch s mod (n // B) of epoch s // (n // B). The order is a function of (seed, step): nothing but
+the step is checkpointed, and a resumed run sees the same batches.
+
+Small datasets train inside XLA (`data.on_device`, "auto": when the training arrays take at most
+DEVICE_DATA_BYTES): the arrays are put on every device once, and all steps between two log or
+checkpoint points run as one `lax.scan` that gathers each batch on the device (the host sends only the
+chunk's row indices) and shards it over the mesh. Otherwise the host gathers each batch and one jitted
+step runs per batch. Both run the same step on the same batches.
 
 Shardings come from the mesh: the state is replicated, every batch is split along the `data` axis, and
 XLA inserts the gradient all-reduce (and BatchNorm's cross-device mean), so the same program runs on 1
 or N devices and gives the same numbers up to float summation order.
 """
 
-import math
 from typing import Any
 
 import flax.struct
-import grain
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -59,16 +67,21 @@ def run_length(config, steps_per_epoch: int) -> int:
   return steps
 
 
-def index_batches(num_examples: int, global_batch: int, seed: int, num_epochs: int) -> grain.MapDataset:
-  """Batches of positions 0..num_examples-1, reshuffled every epoch from `seed`: this host's rows of each
-  global batch (a contiguous slice, so N hosts assemble exactly the 1-host batch)."""
-  local = parallel.host_batch_size(global_batch)
-  lo = jax.process_index() * local
-  return (grain.MapDataset.range(num_examples)
-          .shuffle(seed=seed)
-          .repeat(num_epochs)
-          .batch(global_batch, drop_remainder=True)
-          .map(lambda idx: idx[lo:lo + local]))
+DEVICE_DATA_BYTES = 2 << 30  # "auto" keeps training arrays up to this size on every device
+
+
+ORDER_STREAM = 0x0D47A  # folded into key(seed) for the data order: independent of the init and step keys
+
+
+def epoch_permutations(order_keys: jax.Array, epoch, num_rows: int) -> jax.Array:
+  """(M, num_rows) int32: each member's row order in `epoch`."""
+  return jax.vmap(lambda key: jax.random.permutation(jax.random.fold_in(key, epoch), num_rows))(order_keys)
+
+
+def batch_positions(permutations: jax.Array, step, steps_per_epoch: int, batch: int) -> jax.Array:
+  """(M, B): the rows of each member's permutation that step `step` trains on."""
+  start = (step % steps_per_epoch) * batch
+  return jax.lax.dynamic_slice_in_dim(permutations, start, batch, axis=1)
 
 
 def padded_eval_batches(mesh, num_rows: int, eval_batch_size: int):
@@ -83,12 +96,14 @@ def padded_eval_batches(mesh, num_rows: int, eval_batch_size: int):
     yield np.minimum(rows, num_rows - 1)[lo:lo + local], mask[lo:lo + local]
 
 
-def member_keys(member: Member) -> tuple[jax.Array, jax.Array]:
-  """(init key, step key) of a member: split(key(seed)), the init key folded with `init_fold` if set."""
-  init_key, step_key = jax.random.split(jax.random.key(member.seed))
+def member_keys(member: Member) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """(init, step, order) keys of a member: split(key(seed)) into init and step keys, the init key folded
+  with `init_fold` if set; the order key is fold_in(key(seed), ORDER_STREAM)."""
+  root = jax.random.key(member.seed)
+  init_key, step_key = jax.random.split(root)
   if member.init_fold is not None:
     init_key = jax.random.fold_in(init_key, member.init_fold)
-  return init_key, step_key
+  return init_key, step_key, jax.random.fold_in(root, ORDER_STREAM)
 
 
 def _variables(params, batch_stats) -> dict:
@@ -152,11 +167,14 @@ class MinibatchTrainer(Trainer):
 
     self.model = tasks_lib.base.build_model(self.task.models, config.model, **self.task.model_kwargs(data))
     self.tx = optim.make_optimizer(config.optimizer, self.num_steps)
-    num_epochs = math.ceil(self.num_steps / self.steps_per_epoch)
-    self._iterators = [self._batch_iterator(m, rows_per_member, num_epochs) for m in self.members]
+    self.rows_per_member = rows_per_member
+    self._member_rows = (None if all(m.rows is None for m in self.members)
+                         else np.stack([m.rows for m in self.members]).astype(np.int32))  # (M, n)
+    self.on_device = self._data_on_device(config.data.get("on_device", "auto"))
+    self._on_device_arrays = None
     keys = [member_keys(m) for m in self.members]
-    self._init_keys = jnp.stack([k for k, _ in keys])
-    self._step_keys = jnp.stack([k for _, k in keys])
+    self._init_keys, self._step_keys, self._order_keys = (jnp.stack(k) for k in zip(*keys))
+    self._host_epoch = (None, None)  # (epoch, its permutations as numpy): the host path's cache
     self._build_programs()
 
   def _members(self, config, data) -> tuple[Member, ...]:
@@ -168,14 +186,11 @@ class MinibatchTrainer(Trainer):
                       f"{self.task.members(config, data)[0].label.split('=')[0]}; run its seeds as separate runs")
     return tuple(Member(f"seed={s}", int(s)) for s in seeds)
 
-  def _batch_iterator(self, member: Member, num_rows: int, num_epochs: int):
-    arrays, rows = self.train_arrays, member.rows
-    pick = (lambda pos: pos) if rows is None else (lambda pos: rows[pos])
-    # In-memory gather of a whole batch: no reader threads (grain's advice for in-memory data);
-    # JAX's async dispatch already overlaps the next gather with the current step.
-    return iter(index_batches(num_rows, self.config.batch_size, member.seed, num_epochs)
-                .map(lambda pos: {k: v[pick(pos)] for k, v in arrays.items()})
-                .to_iter_dataset(grain.ReadOptions(num_threads=0, prefetch_buffer_size=0)))
+  def _data_on_device(self, mode: str) -> bool:
+    size = sum(a.nbytes for a in self.train_arrays.values())
+    if mode == "auto":
+      return size <= DEVICE_DATA_BYTES
+    return mode == "yes"
 
   # --- programs ---------------------------------------------------------------------------------------
 
@@ -217,11 +232,40 @@ class MinibatchTrainer(Trainer):
         return self.task.eval_outputs(outputs, batch)
       return jax.vmap(one)(state.members) if self.stacked else one(state)
 
+    spe, batch_size, num_rows = self.steps_per_epoch, self.config.batch_size, self.rows_per_member
+
+    def gather(arrays, member_rows, positions):
+      """One step's batch from the device copy: (M, B) positions -> rows -> fields sharded over the mesh."""
+      rows = positions if member_rows is None else jnp.take_along_axis(member_rows, positions, axis=1)
+      batch = {k: v[rows if self.stacked else rows[0]] for k, v in arrays.items()}
+      return jax.lax.with_sharding_constraint(batch, self._train_batch_sharding)
+
+    def train_chunk(state, arrays, member_rows, order_keys, step_keys, num_steps):
+      """num_steps steps as one lax.scan; the epoch's permutations ride in the carry and are redrawn when
+      the epoch changes."""
+      def body(carry, _):
+        state, epoch, permutations = carry
+        step_epoch = state.step // spe
+        permutations = jax.lax.cond(step_epoch != epoch, lambda: epoch_permutations(order_keys, step_epoch, num_rows),
+                                    lambda: permutations)
+        positions = batch_positions(permutations, state.step, spe, batch_size)
+        state, metrics, finite = train_step(state, gather(arrays, member_rows, positions), step_keys)
+        return (state, step_epoch, permutations), (metrics, finite)
+
+      epoch = state.step // spe
+      carry = (state, epoch, epoch_permutations(order_keys, epoch, num_rows))
+      (state, _, _), out = jax.lax.scan(body, carry, None, length=num_steps)
+      return state, out
+
     eval_batch = parallel.batch_sharded(self.mesh)
     eval_out = replicated if self.task.eval_reduction == "sum" else self._train_batch_sharding
     self._init_program = jax.jit(self._init, out_shardings=self.state_sharding)
     self._train_step = jax.jit(train_step, in_shardings=(self.state_sharding, self._train_batch_sharding, replicated),
                                out_shardings=(self.state_sharding, replicated, replicated), donate_argnums=0)
+    self._train_chunk = jax.jit(train_chunk, static_argnums=5, donate_argnums=0,
+                                in_shardings=(self.state_sharding, replicated, replicated, replicated, replicated),
+                                out_shardings=(self.state_sharding, replicated))
+    self._epoch_permutations = jax.jit(epoch_permutations, static_argnums=2)
     self._eval_step = jax.jit(eval_step, in_shardings=(self.state_sharding, eval_batch), out_shardings=eval_out)
     self._apply = jax.jit(lambda variables, x: self.model.apply(variables, x, train=False))
 
@@ -230,37 +274,62 @@ class MinibatchTrainer(Trainer):
   def init_state(self):
     return self._init_program(self._init_keys)
 
-  def host_state(self) -> dict:
-    if not self.stacked:
-      return {"train_iterator": self._iterators[0].get_state()}
-    return {f"train_iterator/{m.label}": it.get_state() for m, it in zip(self.members, self._iterators)}
+  def _host_positions(self, step: int) -> np.ndarray:
+    """(M, B) positions of step `step` (the host path), from the same permutations as the scanned path."""
+    epoch = step // self.steps_per_epoch
+    if self._host_epoch[0] != epoch:
+      self._host_epoch = (epoch, np.asarray(self._epoch_permutations(self._order_keys, epoch, self.rows_per_member)))
+    start = (step % self.steps_per_epoch) * self.config.batch_size
+    return self._host_epoch[1][:, start:start + self.config.batch_size]
 
-  def restore_host_state(self, host_state: dict) -> None:
+  def _host_batch(self, positions: np.ndarray):
+    """The global batch of one step gathered on the host: this host's rows of (M, B) positions."""
+    local = parallel.host_batch_size(self.config.batch_size)
+    lo = jax.process_index() * local
+    positions = positions[:, lo:lo + local]
+    rows = positions if self._member_rows is None else np.take_along_axis(self._member_rows, positions, axis=1)
+    batch = {k: v[rows if self.stacked else rows[0]] for k, v in self.train_arrays.items()}
     if not self.stacked:
-      self._iterators[0].set_state(host_state["train_iterator"])
-      return
-    for m, it in zip(self.members, self._iterators):
-      it.set_state(host_state[f"train_iterator/{m.label}"])
+      return parallel.to_global_batch(self.mesh, batch)
+    return jax.tree.map(lambda x: jax.make_array_from_process_local_data(self._train_batch_sharding, x), batch)
 
-  def next_batch(self):
-    """The next global training batch, advancing every member's checkpointed iterator."""
-    local = [next(it) for it in self._iterators]
-    if not self.stacked:
-      return parallel.to_global_batch(self.mesh, local[0])
-    stacked = jax.tree.map(lambda *xs: np.stack(xs), *local)
-    return jax.tree.map(lambda x: jax.make_array_from_process_local_data(self._train_batch_sharding, x), stacked)
+  def _device_data(self):
+    """The training arrays (and member rows) on every device, put there on first use."""
+    if self._on_device_arrays is None:
+      replicated = parallel.replicated(self.mesh)
+      put = lambda a: jax.make_array_from_process_local_data(replicated, a, a.shape)
+      self._on_device_arrays = (jax.tree.map(put, self.train_arrays),
+                                None if self._member_rows is None else put(self._member_rows))
+    return self._on_device_arrays
 
   def train(self, state, num_steps: int):
-    per_step, finite = [], []
-    for _ in range(num_steps):
-      state, metrics, ok = self._train_step(state, self.next_batch(), self._step_keys)
-      per_step.append(metrics)
-      finite.append(ok)
-    stacked = jax.tree.map(lambda *m: jnp.stack(m), *per_step)  # (steps,) or (steps, members)
-    if self.stacked:
-      columns = {f"{k}/{m.label}": v[:, i] for k, v in stacked.items() for i, m in enumerate(self.members)}
-      stacked = {**{k: v.mean(axis=1) for k, v in stacked.items()}, **columns}
-    return state, TrainResult(stacked, jnp.stack(finite))
+    if self.on_device:
+      arrays, member_rows = self._device_data()
+      state, (metrics, finite) = self._train_chunk(state, arrays, member_rows, self._order_keys, self._step_keys,
+                                                   num_steps)
+    else:
+      first = int(jax.device_get(state.step))
+      per_step, per_finite = [], []
+      for step in range(first, first + num_steps):
+        state, step_metrics, ok = self._train_step(state, self._host_batch(self._host_positions(step)),
+                                                   self._step_keys)
+        per_step.append(step_metrics)
+        per_finite.append(ok)
+      metrics, finite = jax.tree.map(lambda *m: jnp.stack(m), *per_step), jnp.stack(per_finite)
+    if self.stacked:  # (steps, M): the mean over members, and each member's own column
+      columns = {f"{k}/{m.label}": v[:, i] for k, v in metrics.items() for i, m in enumerate(self.members)}
+      metrics = {**{k: v.mean(axis=1) for k, v in metrics.items()}, **columns}
+    return state, TrainResult(metrics, finite)
+
+  def step_cost(self) -> dict:
+    """XLA's cost analysis of one compiled train step (e.g. "flops"), for throughput benchmarks."""
+    lead = (len(self.members),) if self.stacked else ()
+    batch = {k: jax.ShapeDtypeStruct((*lead, self.config.batch_size, *v.shape[1:]), v.dtype,
+                                     sharding=self._train_batch_sharding) for k, v in self.train_arrays.items()}
+    state = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                         jax.eval_shape(self._init, self._init_keys), self.state_sharding)
+    cost = self._train_step.lower(state, batch, self._step_keys).compile().cost_analysis()
+    return dict((cost[0] if isinstance(cost, (list, tuple)) else cost) or {})
 
   def _member_state(self, state, i: int) -> TrainState:
     return jax.tree.map(lambda a: a[i], state.members) if self.stacked else state

@@ -81,18 +81,19 @@ def _cases():
   for exp in registry.all_experiments():
     seen = set()
     for path, value, kind in _leaves(registry.get_config(exp.name)):
+      if config_lib.is_fixed(path):  # what the experiment is, or a choice experiment's arms: never overridden
+        cases += [(exp.name, path, "no_such_name", "check")]
+        continue
       rule = config_lib.rule_for(path)
       bad = []
       if rule is not None:
         bad += _outside(rule)
       elif kind is bool:
         bad += ["maybe", "2"]
-      elif kind is str and path not in ("experiment", "kind", "trainer"):
+      elif kind is str:
         bad += [("build", "no_such_name")]
       elif kind in (int, float):
         raise AssertionError(f"{exp.name}: numeric field {path} has no rule in dljax.config.RULES")
-      if path in ("experiment", "kind", "trainer"):
-        bad += ["no_such_name"]  # fixed by the experiment: never overridden
       for pattern, values in MUST_REFUSE:
         if kind is not str and kind is not bool and fnmatch.fnmatchcase(path, pattern):
           bad += list(values)

@@ -63,7 +63,7 @@ def test_bad_sweep_in_a_subprocess(tmp_path):
 
 @pytest.mark.parametrize("args,needle", [
     (["report", "{tmp}"], "no finished runs"),
-    (["sweep", "ml_vs_dl", "--workdir", "{tmp}/W", "--vmap_seeds", "--dry_run"], "not a supervised gradient-trained"),
+    (["sweep", "ml_vs_dl", "--workdir", "{tmp}/W", "--vmap_seeds", "--dry_run"], "not a gradient-trained (minibatch)"),
     (["run", "digits_mlp", "--workdir", "{tmp}/W", "--vmap_seeds", "0,0"], "distinct non-negative seeds"),
 ])
 def test_report_and_vmap_bad_input(tmp_path, capsys, args, needle):
