@@ -37,3 +37,26 @@ def peer_threads(n: int = CORES):
 def threads_line(peer: str) -> str:
   """The header line saying which threads each side got; `peer` describes the peer's."""
   return f"threads: dljax/XLA {CORES} (every core of the process, XLA's default); {peer}"
+
+
+def trainer_runner(name: str, overrides: list[str], x, y, directory: str):
+  """The experiment's own MinibatchTrainer on fixed random inputs (a step's cost does not depend on the
+  values): x, y saved as an npz source in `directory`. Returns (trainer, run) where run(n) advances n steps
+  exactly as `dljax run` does (one lax.scan of n steps when the data sit on the devices)."""
+  import jax  # pylint: disable=import-outside-toplevel
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  from dljax import config as config_lib, parallel, registry  # pylint: disable=import-outside-toplevel
+  from dljax.train import trainers  # pylint: disable=import-outside-toplevel
+  path = os.path.join(directory, f"{name}_{len(x)}.npz")
+  np.savez(path, x_train=x, y_train=y, x_test=x[:8], y_test=y[:8])
+  config = config_lib.apply_overrides(registry.get_config(name),
+                                      [f"data.source=npz:{path}", "num_train_steps=100000", *overrides])
+  trainer = trainers.make_trainer(config, parallel.make_mesh(), jax.random.key(config.seed))
+  holder = {"state": trainer.init_state()}
+
+  def run(n):
+    state, result = trainer.train(holder["state"], n)
+    holder["state"] = jax.block_until_ready(state)
+    jax.block_until_ready(result.metrics)
+
+  return trainer, run

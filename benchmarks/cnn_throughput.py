@@ -2,9 +2,9 @@
 
 Measured in ONE run, with the timed windows of every contender interleaved (round robin), so a
 slow-down caused by other processes on the machine hits all of them alike:
-  * dljax: the real train step, built as SupervisedTrainer builds it (`make_train_step` with the
-    experiment's model, optimizer, mesh, replicated state and flip + crop augmentation), max pool;
-    and the same step with average pooling, for reference;
+  * dljax: the experiment's own MinibatchTrainer (`trainer.train(state, n)`, n steps as `dljax run` takes
+    them: one lax.scan over device-resident data, flip + crop augmentation in the step), max pool; and the
+    same with average pooling, for reference;
   * PyTorch (the `bench` extra): the same architecture, batch, AdamW, augmentation, max pooling;
   * a 4096x4096 float32 `jnp.dot` under jit: the achievable FLOP/s of these cores.
 Inputs are random but fixed: a step's cost does not depend on the input values.
@@ -19,18 +19,17 @@ import argparse
 import os
 import sys
 
+import tempfile
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dljax import parallel, registry
-from dljax.nn import CNN
+from dljax import registry
 from dljax.nn.cnn import conv_flops_per_example
-from dljax.train import optim, step as step_lib
-from dljax.train.state import TrainState
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import CORES, threads_line, timed  # noqa: E402
+from _timing import CORES, threads_line, timed, trainer_runner  # noqa: E402
 
 EXPERIMENT = "fashion_mnist_cnn"
 IMAGE_SHAPE = (28, 28, 1)
@@ -44,44 +43,13 @@ def _inputs(batch):
   return x, y
 
 
-def dljax_runner(config, pool, batch):
-  """The experiment's train step (as SupervisedTrainer.init_state builds it) as a `run(n)` closure."""
-  model_cfg = config.model.to_dict()
-  model_cfg.pop("name")
-  model_cfg["pool"] = pool
-  model = CNN(num_outputs=NUM_CLASSES, **model_cfg)
-  tx = optim.make_optimizer(config.optimizer, total_steps=100_000)
-  mesh = parallel.make_mesh()
-  init_key, step_key = jax.random.split(jax.random.key(config.seed))
-  x, y = _inputs(batch)
-
-  def init():
-    variables = model.init({"params": init_key, "dropout": init_key}, jnp.asarray(x[:1]), train=False)
-    params = variables["params"]
-    return TrainState(step=jnp.int32(0), params=params, batch_stats=variables.get("batch_stats", {}),
-                      opt_state=tx.init(params))
-
-  state_sharding = jax.tree.map(lambda _: parallel.replicated(mesh), jax.eval_shape(init))
-  state = jax.jit(init, out_shardings=state_sharding)()
-  train_step = step_lib.make_train_step(
-      model, tx, loss_name="cross_entropy", root_key=step_key, mesh=mesh, state_sharding=state_sharding,
-      flip=config.data.augment_flip, crop_padding=config.data.augment_crop_padding)
-  batch_arrays = parallel.to_global_batch(mesh, {"x": x, "y": y})
-  compiled = train_step.lower(state, batch_arrays).compile()
-  cost = compiled.cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  xla_flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
-  holder = {"state": state}
-
-  def run(n):
-    s = holder["state"]
-    for _ in range(n):
-      s, _ = compiled(s, batch_arrays)
-    jax.block_until_ready(s)
-    holder["state"] = s
-
-  model_flops = 3 * conv_flops_per_example(model, IMAGE_SHAPE) * batch
-  return run, model_flops, xla_flops
+def dljax_runner(pool, batch, directory):
+  """The experiment's own MinibatchTrainer (`trainer.train(state, n)`, as `dljax run` trains) as `run(n)`,
+  with its model FLOPs and XLA's count for one step."""
+  x, y = _inputs(4 * batch)  # 4 batches per epoch
+  trainer, run = trainer_runner(EXPERIMENT, [f"model.pool={pool}", f"batch_size={batch}"], x, y, directory)
+  model_flops = 3 * conv_flops_per_example(trainer.model, IMAGE_SHAPE) * batch
+  return run, model_flops, float(trainer.step_cost().get("flops", float("nan")))
 
 
 def torch_runner(config, batch):
@@ -175,8 +143,9 @@ def main(argv=None):
   print("# inputs: random but fixed uint8-valued images / 255; input values do not change a step's cost")
   print("# " + threads_line("PyTorch " + ("not run" if args.skip_torch else f"torch.set_num_threads({CORES})")))
 
-  max_run, model_flops, xla_flops = dljax_runner(config, "max", batch)
-  avg_run, _, _ = dljax_runner(config, "avg", batch)
+  directory = tempfile.mkdtemp()
+  max_run, model_flops, xla_flops = dljax_runner("max", batch, directory)
+  avg_run, _, _ = dljax_runner("avg", batch, directory)
   dot_run, dot_flops = dot_runner()
   contenders = {"dljax (max pool)": (max_run, batch, args.steps),
                 "dljax (avg pool, reference)": (avg_run, batch, args.steps)}
@@ -187,7 +156,8 @@ def main(argv=None):
     contenders[f"PyTorch {torch.__version__} (max pool)"] = (torch_runner(config, batch), batch, args.steps)
   contenders["jnp.dot 4096x4096 f32"] = (dot_run, 1, max(1, args.steps // 10))
 
-  for run, _, _ in contenders.values():
+  for run, _, n in contenders.values():
+    run(n)  # compiles dljax's n-step scan (a chunk of another length would compile anew)
     run(args.warmup)
   rates = {name: [] for name in contenders}  # items/s: images for training, dots for the matmul
   cpu_rates = {name: [] for name in contenders}  # items per CPU-second of this process (all threads)

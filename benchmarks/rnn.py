@@ -1,8 +1,8 @@
 """Recurrent networks: dljax.nn.rnn against PyTorch's nn.RNN / nn.LSTM / nn.GRU, in one run.
 
 Two measurements, each for the Elman RNN, LSTM and GRU:
-  * train-step time: dljax's real jitted train step (`make_train_step`, as SupervisedTrainer builds it:
-    MSE loss, Adam + cosine) against PyTorch's step (zero_grad, forward, MSE, backward, Adam, scheduler),
+  * train-step time: the experiment's own MinibatchTrainer (`trainer.train(state, n)`: n steps as `dljax run`
+    takes them, one lax.scan on device-resident data; MSE loss, Adam + cosine) against PyTorch's step (zero_grad, forward, MSE, backward, Adam, scheduler),
     at the sunspots experiments' shape (batch 32, 20 steps, 1 input, 16 units) and at a larger one (batch
     256, 100 steps, 32 inputs, 128 units; random inputs, whose values do not change a step's cost). Timed
     windows alternate between the two libraries, so load on the machine hits both alike.
@@ -32,13 +32,10 @@ from sklearn.linear_model import LinearRegression
 from dljax import config as config_lib
 from dljax import parallel, registry
 from dljax.data.sources import load_dataset
-from dljax.nn.rnn import RecurrentNet
-from dljax.train import loop, optim
-from dljax.train import step as step_lib
-from dljax.train.state import TrainState
+from dljax.train import loop
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import CORES, threads_line, timed  # noqa: E402
+from _timing import CORES, threads_line, timed, trainer_runner  # noqa: E402
 
 CELLS = ("rnn", "lstm", "gru")
 # (name, batch, time steps, input features, hidden units)
@@ -50,34 +47,13 @@ def _r2(y, pred):
   return 1.0 - float(np.sum((pred - y) ** 2)) / float(np.sum((y - y.mean()) ** 2))
 
 
-def dljax_step_runner(cell, batch, steps, features, hidden, learning_rate):
-  model = RecurrentNet(num_outputs=1, cell=cell, hidden=hidden)
-  opt_cfg = registry.get_config(f"sunspots_{cell}").optimizer
-  opt_cfg.unlock()
-  opt_cfg.learning_rate = learning_rate
-  tx = optim.make_optimizer(opt_cfg, TOTAL_STEPS)
-  mesh = parallel.make_mesh()
+def dljax_step_runner(cell, batch, steps, features, hidden, learning_rate, directory):
+  """sunspots_{cell}'s own trainer at this shape: run(n) is n steps as `dljax run` takes them."""
   rng = np.random.RandomState(0)
-  x = rng.randn(batch, steps, features).astype(np.float32)
-  y = rng.randn(batch).astype(np.float32)
-
-  def init():
-    params = model.init(jax.random.key(0), jnp.asarray(x[:1]))["params"]
-    return TrainState(step=jnp.int32(0), params=params, batch_stats={}, opt_state=tx.init(params))
-
-  sharding = jax.tree.map(lambda _: parallel.replicated(mesh), jax.eval_shape(init))
-  holder = {"state": jax.jit(init, out_shardings=sharding)()}
-  train_step = step_lib.make_train_step(model, tx, loss_name="mse", root_key=jax.random.key(1), mesh=mesh,
-                                        state_sharding=sharding)
-  batch_arrays = parallel.to_global_batch(mesh, {"x": x, "y": y})
-
-  def run(n):
-    state = holder["state"]
-    for _ in range(n):
-      state, _ = train_step(state, batch_arrays)
-    holder["state"] = jax.block_until_ready(state)
-
-  return run
+  x = rng.randn(8 * batch, steps, features).astype(np.float32)  # 8 batches per epoch
+  y = rng.randn(8 * batch).astype(np.float32)
+  return trainer_runner(f"sunspots_{cell}", [f"batch_size={batch}", f"model.hidden={hidden}", f"num_train_steps={TOTAL_STEPS}",
+                                             f"optimizer.learning_rate={learning_rate}"], x, y, directory)[1]
 
 
 def _torch_net(cell, features, hidden):
@@ -128,14 +104,19 @@ def torch_step_runner(cell, batch, steps, features, hidden, learning_rate):
 
 
 def step_times(windows: int, steps_per_window: int) -> list[dict]:
+  with tempfile.TemporaryDirectory() as directory:
+    return _step_times(windows, steps_per_window, directory)
+
+
+def _step_times(windows: int, steps_per_window: int, directory: str) -> list[dict]:
   rows = []
   for shape, batch, steps, features, hidden in SHAPES:
     for cell in CELLS:
-      runners = {"dljax": dljax_step_runner(cell, batch, steps, features, hidden, 3e-3),
+      runners = {"dljax": dljax_step_runner(cell, batch, steps, features, hidden, 3e-3, directory),
                  "torch": torch_step_runner(cell, batch, steps, features, hidden, 3e-3)}
       n = steps_per_window if shape == "sunspots" else max(1, steps_per_window // 10)
       for run in runners.values():
-        run(3)
+        run(n)  # compiles dljax's n-step scan (a chunk of another length would compile anew)
       times, cpus = {name: [] for name in runners}, {name: [] for name in runners}
       for _ in range(windows):
         for name, run in runners.items():
@@ -191,7 +172,8 @@ def quality(seeds: int) -> list[dict]:
       their_s.append(time.perf_counter() - start)
     fmt = lambda v: f"{np.mean(v):.4f} ± {np.std(v, ddof=1) if len(v) > 1 else 0:.4f}"
     rows.append(dict(model=f"{name} ({cell}, 16 units)", dljax=fmt(ours), torch=fmt(theirs), sklearn="",
-                     dljax_run_s=f"{statistics.median(our_s):.1f}", torch_run_s=f"{statistics.median(their_s):.1f}"))
+                     dljax_run_s=f"{statistics.median(our_s):.1f}", torch_run_s=f"{statistics.median(their_s):.1f}",
+                     run_ratio=f"{statistics.median(our_s) / statistics.median(their_s):.2f}"))
   return rows
 
 
@@ -218,7 +200,8 @@ def main(argv=None):
         "ratio = dljax / PyTorch\n")
   print(markdown(step_times(args.windows, args.steps)))
   if not args.skip_quality:
-    print(f"\n## sunspots test R² (targets 1950-2008), {args.seeds} seeds; run_s = one run's wall time\n")
+    print(f"\n## sunspots test R² (targets 1950-2008), {args.seeds} seeds; run_s = one whole run's wall time "
+          "(median over seeds; dljax's includes compilation and checkpoints), run_ratio = dljax / PyTorch\n")
     print(markdown(quality(args.seeds)))
   print(f"\nreproduce: python benchmarks/rnn.py {' '.join(sys.argv[1:] if argv is None else argv)}".rstrip())
 

@@ -1,4 +1,4 @@
-"""`dljax` command line: list, show, run, eval, plot, sweep, report. Each command is a thin wrapper of a library call.
+"""`dljax` command line: list, show, results, run, eval, plot, sweep, report. Each command is a thin wrapper of a library call.
 
 Bad input exits with code 2 and one line on stderr naming the fix.
 """
@@ -14,6 +14,7 @@ from dljax.errors import UserError
 
 USAGE = """dljax list
        dljax show NAME [--config.KEY=VALUE ...]
+       dljax results
        dljax run NAME --workdir DIR [--vmap_seeds 0,1,2] [--config.KEY=VALUE ...]
        dljax eval NAME --workdir DIR [--config.KEY=VALUE ...]
        dljax plot DIR [DIR ...] --out FILE.png
@@ -66,6 +67,38 @@ def cmd_show(args) -> int:
   print(registry.get(args.name).doc.strip())
   print()
   print(config_lib.format_config(config))
+  return 0
+
+
+def result_text(doc: str) -> str:
+  """The paragraph of an experiment's docstring that starts with "Result:", on one line, without the label."""
+  lines = [line.strip() for line in doc.splitlines()]
+  for i, line in enumerate(lines):
+    if line.startswith("Result:"):
+      paragraph = [line[len("Result:"):].strip()]
+      for rest in lines[i + 1:]:
+        if not rest:
+          break
+        paragraph.append(rest)
+      return " ".join(part for part in paragraph if part)
+  return ""
+
+
+def results_table() -> str:
+  """The README's results table: one markdown row per registered experiment, its Result paragraph."""
+  from dljax import registry
+
+  def cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+  rows = ["| experiment | dataset | result |", "|---|---|---|"]
+  rows += [f"| `{e.name}` | {cell(e.dataset)} | {cell(result_text(e.doc))} |" for e in registry.all_experiments()]
+  return "\n".join(rows) + "\n"
+
+
+def cmd_results(args) -> int:
+  del args
+  print(results_table(), end="")
   return 0
 
 
@@ -174,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
   p = sub.add_parser("show", help="an experiment's docstring and resolved config")
   p.add_argument("name")
   p.set_defaults(fn=cmd_show)
+  sub.add_parser("results", help="markdown table of every experiment's Result line (README.md holds it)"
+                 ).set_defaults(fn=cmd_results)
   for command, fn, help_text in (("run", cmd_run, "train and evaluate (resumes from the workdir)"),
                                  ("eval", cmd_eval, "evaluate the newest checkpoint of a workdir")):
     p = sub.add_parser(command, help=help_text)

@@ -148,7 +148,7 @@ RULES: tuple[tuple[str, object], ...] = (
     ("num_train_steps", _int(1, optional=True)), ("log_every_steps", _SIZE), ("keep_checkpoints", _SIZE),
     ("eval_every_steps", _COUNT), ("checkpoint_every_steps", _COUNT),
     ("data.max_train", _int(1, optional=True)), ("data.max_test", _int(1, optional=True)),
-    ("task", Choice("dljax.tasks:TASKS")), ("data.on_device", Choice(("auto", "yes", "no"))), ("data.train_subset", _int(1, optional=True)), ("max_train_steps", _int(1, optional=True)),
+    ("task", Choice("dljax.tasks:TASKS")), ("data.on_device", Choice(("auto", "scan", "steps", "no"))), ("data.train_subset", _int(1, optional=True)), ("max_train_steps", _int(1, optional=True)),
     ("data.augment_crop_padding", _COUNT),
     ("optimizer.name", Choice("dljax.train.optim:OPTIMIZERS")),
     ("optimizer.schedule", Choice("dljax.train.optim:SCHEDULES")),

@@ -29,7 +29,7 @@ def minibatch_config(*, task: str, source: str, model: dict, batch_size: int, nu
   c.data.source = source            # digits | fashion_mnist | npz:PATH | tfds:NAME
   c.data.max_train = ml_collections.FieldReference(None, field_type=int)  # first n rows (tiny runs)
   c.data.max_test = ml_collections.FieldReference(None, field_type=int)
-  c.data.on_device = "auto"         # auto | yes | no: training arrays on the devices, steps in one lax.scan
+  c.data.on_device = "auto"         # auto | scan | steps | no: batches gathered on the devices (dljax/train/minibatch.py)
   c.data.augment_flip = False       # images: random horizontal flip, in the jitted step
   c.data.augment_crop_padding = 0   # images: random crop after zero padding by this many pixels
 

@@ -27,12 +27,11 @@ def digits_logreg_exact():
 
 @_exp("digits_svm", "digits", "RBF-kernel SVM (C=10, gamma='scale'), one-vs-one, SMO dual solver")
 def digits_svm():
-  """SVC with an RBF kernel, C=10, gamma='scale', solved in the dual.
+  """SVC with an RBF kernel, C=10, gamma='scale', solved in the dual (one-vs-one).
 
   Run: dljax run digits_svm --workdir /tmp/digits_svm
-  Result: test accuracy 0.9911 (scikit-learn's SVC(C=10): 0.9911), fit 1.5 s incl. compile (each
-  one-vs-one problem on its two classes' rows, one after another), 6.8 s wall on 2 CPU cores, no accelerator
-  (2026-11-25, idle).
+  Result: test accuracy 0.9911 (scikit-learn's SVC(C=10): 0.9911), fit 1.5 s incl. compile, 6.8 s wall
+  on 2 CPU cores, no accelerator (2026-11-25, idle).
   """
   return classic_config(source="digits", learner="svm", model={"kernel": "rbf", "C": 10.0, "gamma": "scale"},
                         standardize=False)
@@ -53,12 +52,12 @@ def digits_tree():
 
 @_exp("digits_forest", "digits", "random forest, 100 trees, sqrt features per split, bootstrap")
 def digits_forest():
-  """Random forest: 100 gini trees on bootstrap samples, sqrt(D) features per split.
+  """Random forest: 100 gini trees on bootstrap samples, sqrt(D) features per split (histogram split
+  search: digits' pixels have <= 17 values, so the bins are exact).
 
   Run: dljax run digits_forest --workdir /tmp/digits_forest
   Result: test accuracy 0.9733 (scikit-learn's RandomForestClassifier: 0.982; over seeds 0-49 the means are
-  0.9736 vs 0.9730), fit 4.3 s incl. compile (histogram split search: digits' pixels have <= 17 values, so
-  the bins are exact), 11.5 s wall on 2 CPU cores, no accelerator (2026-11-25, idle).
+  0.9736 vs 0.9730), fit 4.3 s incl. compile, 11.5 s wall on 2 CPU cores, no accelerator (2026-11-25, idle).
   """
   return classic_config(source="digits", learner="forest",
                         model={"task": "classification", "n_estimators": 100, "max_features": "sqrt",
@@ -70,8 +69,8 @@ def breast_cancer_logreg():
   """L2 logistic regression, C=1, on features standardised with training statistics.
 
   Run: dljax run breast_cancer_logreg --workdir /tmp/breast_cancer_logreg
-  Result: test accuracy 0.9580, equal to scikit-learn's at every C in 0.03..1 on this split (137 of
-  143; 0.97 is out of reach for L2 logistic regression here), fit 1.1 s incl. compile, 6.2 s wall on 2 CPU cores, no accelerator (2026-11-25).
+  Result: test accuracy 0.9580 (137 of 143), equal to scikit-learn's at every C in 0.03..1 on this split,
+  fit 1.1 s incl. compile, 6.2 s wall on 2 CPU cores, no accelerator (2026-11-25).
   """
   return classic_config(source="breast_cancer", learner="logistic", model={"C": 1.0}, standardize=True)
 
@@ -93,12 +92,9 @@ def breast_cancer_forest():
   """Random forest: 100 gini trees, bootstrap, sqrt(D) features per split.
 
   Run: dljax run breast_cancer_forest --workdir /tmp/breast_cancer_forest
-  Result: test accuracy 0.9441 on seed 0 (scikit-learn's RandomForestClassifier, random_state=0: 0.944); over
-  seeds 0-4 (`dljax sweep breast_cancer_forest --seeds 5`) 0.9538 ± 0.0063, scikit-learn's 0.9483: one test row
-  is 0.007 here, so single seeds differ by rows. Fit 2.5 s incl. compile on 2 CPU cores, no accelerator
-  (2026-11-25); compiled, 0.71x scikit-learn's time (the exact search takes one bin per value on this small
-  table). --config.model.splitter=hist (32 quantile bins per feature): the same 5-seed mean within 0.0014
-  (0.9524), 0.24x (benchmarks/classic_tree.py).
+  Result: test accuracy 0.9441 on seed 0 (scikit-learn's RandomForestClassifier, random_state=0: 0.944);
+  seeds 0-4: 0.9538 ± 0.0063 (scikit-learn's 0.9483); fit 2.5 s incl. compile on 2 CPU cores, no
+  accelerator (2026-11-25).
   """
   return classic_config(source="breast_cancer", learner="forest",
                         model={"task": "classification", "n_estimators": 100, "max_features": "sqrt",
@@ -110,7 +106,8 @@ def diabetes_linear():
   """Least squares with intercept, closed form.
 
   Run: dljax run diabetes_linear --workdir /tmp/diabetes_linear
-  Result: test R² 0.3594 (scikit-learn's LinearRegression: 0.3594), mse 3180, 5.3 s wall on 2 CPU cores, no accelerator (2026-11-25).
+  Result: test R² 0.3594 (scikit-learn's LinearRegression: 0.3594), mse 3180, 5.3 s wall on 2 CPU cores,
+  no accelerator (2026-11-25).
   """
   return classic_config(source="diabetes", learner="linear", model={"alpha": 0.0}, standardize=True)
 
@@ -120,8 +117,8 @@ def diabetes_poly():
   """PolynomialFeatures(degree=2) with interactions, then ridge (alpha=1) on standardised inputs.
 
   Run: dljax run diabetes_poly --workdir /tmp/diabetes_poly
-  Result: test R² 0.2487, mse 3730 (scikit-learn's PolynomialFeatures(2) + Ridge(alpha=1) on the
-  same standardised inputs gives the same coefficients, tests/classic/test_linear.py), 5.7 s wall on 2 CPU cores, no accelerator (2026-11-25).
+  Result: test R² 0.2487, mse 3730 (scikit-learn's PolynomialFeatures(2) + Ridge(alpha=1): the same
+  coefficients, tests/classic/test_linear.py), 5.7 s wall on 2 CPU cores, no accelerator (2026-11-25).
   """
   return classic_config(source="diabetes", learner="polynomial", model={"degree": 2, "alpha": 1.0},
                         standardize=True)

@@ -29,8 +29,7 @@ def digits_kmeans():
   Run: dljax run digits_kmeans --workdir /tmp/digits_kmeans
   Result: inertia 3378.2 (scikit-learn's KMeans(n_init=10) on the same rows: 3377.9), adjusted Rand 0.660
   train / 0.651 test (scikit-learn: 0.664 / 0.654), 16 Lloyd iterations; fit 18.7 s incl. compilation,
-  79 s wall for the command (scikit-learn's fit inside it: 8.7 s) on 2 CPU cores, no accelerator, cores
-  shared with other jobs (2026-11-25).
+  79 s wall for the command, on 2 CPU cores shared with other jobs (2026-11-25).
   """
   return unsupervised_config(source="digits", learner="kmeans",
                              model={"n_clusters": 10, "n_init": 10, "max_iter": 300, "tol": 1e-4,
@@ -43,10 +42,9 @@ def fashion_mnist_kmeans():
   starts under vmap. Adjusted Rand index of clusters vs the 10 garment classes.
 
   Run: dljax run fashion_mnist_kmeans --workdir /tmp/fashion_mnist_kmeans
-  Result: inertia 1,923,341 (scikit-learn's KMeans(n_init=4): 1,915,247, +0.4%: a different local minimum
-  of the same objective), adjusted Rand 0.353 train / 0.355 test (scikit-learn: 0.384 / 0.388),
-  36 iterations; fit 76.5 s incl. compilation (scikit-learn's fit: 252 s) on 2 CPU cores, no accelerator,
-  cores shared with other jobs (load ~14) (2026-11-25).
+  Result: inertia 1,923,341 (scikit-learn's KMeans(n_init=4): 1,915,247, +0.4%: another local minimum of
+  the same objective), adjusted Rand 0.353 train / 0.355 test (scikit-learn: 0.384 / 0.388), 36 iterations;
+  fit 76.5 s incl. compilation (scikit-learn's: 252 s) on 2 CPU cores shared with other jobs (2026-11-25).
   """
   return unsupervised_config(source="fashion_mnist", learner="kmeans",
                              model={"n_clusters": 10, "n_init": 4, "max_iter": 300, "tol": 1e-4,
@@ -58,10 +56,9 @@ def digits_pca():
   """PCA of the 64 digit pixels to 16 components by the full SVD.
 
   Run: dljax run digits_pca --workdir /tmp/digits_pca
-  Result: explained variance ratio 0.8501 (scikit-learn: 0.8501; largest relative difference of the 16
-  explained variances 1.4e-6), reconstruction mse 0.01096 train / 0.01154 test (scikit-learn: the same to
-  1e-8); 4.9 s fit incl. compilation, 45 s wall for the command on 2 CPU cores, no accelerator, cores
-  shared with other jobs (2026-11-25).
+  Result: explained variance ratio 0.8501 (scikit-learn: 0.8501; the 16 explained variances within 1.4e-6
+  relative), reconstruction mse 0.01096 train / 0.01154 test (scikit-learn: the same to 1e-8); fit 4.9 s
+  incl. compilation, 45 s wall for the command, on 2 CPU cores shared with other jobs (2026-11-25).
   """
   return unsupervised_config(source="digits", learner="pca", model={"n_components": 16, "solver": "full"})
 
@@ -72,10 +69,9 @@ def fashion_mnist_pca():
   784×784 covariance (the tall-data path scikit-learn's "auto" also picks).
 
   Run: dljax run fashion_mnist_pca --workdir /tmp/fashion_mnist_pca
-  Result: explained variance ratio 0.8627 (scikit-learn in float64: 0.8627; largest relative difference of
-  the 50 explained variances 3.7e-6 — scikit-learn's own float32 covariance_eigh is 3.9e-4 off),
-  reconstruction mse 0.011947 train / 0.011985 test (scikit-learn: the same); 20.5 s fit incl.
-  compilation on 2 CPU cores, no accelerator, cores shared with other jobs (2026-11-25).
+  Result: explained variance ratio 0.8627 (scikit-learn in float64: 0.8627; the 50 explained variances
+  within 3.7e-6 relative), reconstruction mse 0.011947 train / 0.011985 test (scikit-learn: the same);
+  fit 20.5 s incl. compilation on 2 CPU cores shared with other jobs (2026-11-25).
   """
   return unsupervised_config(source="fashion_mnist", learner="pca",
                              model={"n_components": 50, "solver": "covariance_eigh"})

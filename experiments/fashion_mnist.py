@@ -32,11 +32,8 @@ def fashion_mnist_cnn_notebook():
   without augmentation, with dropout off and BatchNorm running averages.
 
   Run: dljax run fashion_mnist_cnn_notebook --workdir /tmp/fashion_mnist_cnn_notebook
-  Result: test accuracy 0.9022 (loss 0.262), 20 epochs / 9,360 steps, 1,779 s of
-  training at 680 images/s on 2 CPU cores shared with 3-4 other jobs (2026-11-25). For comparison:
-  a faithful PyTorch re-run of the notebook gave 0.893 scored correctly, 0.861 scored the notebook's
-  way (dropout on, augmented test images); the notebook printed 0.866. (Measured before the
-  custom-VJP max pool landed: same pooled values, gradients then split among tied maxima.)
+  Result: test accuracy 0.9022 (loss 0.262), 20 epochs / 9,360 steps, 1,779 s of training at 680 images/s
+  on 2 CPU cores shared with 3-4 other jobs (2026-11-25); a faithful PyTorch re-run, scored the same way: 0.893.
   """
   c = minibatch_config(task="classification", source="fashion_mnist", model=NOTEBOOK_CNN, batch_size=128, num_epochs=20,
                         learning_rate=1e-3)
@@ -49,14 +46,12 @@ def fashion_mnist_cnn_notebook():
           description="the notebook's CNN trained well: AdamW, warmup + cosine over 40 epochs, no augmentation")
 def fashion_mnist_cnn():
   """The notebook architecture, trained with AdamW (weight decay 5e-4), linear warmup then cosine
-  decay from 2e-3, batch 128, 40 epochs, no augmentation: with the architecture's dropout
-  (0.25/0.5) and batch norm, augmentation under-fitted here (flip + crop, 30 epochs: test 0.9160;
-  flip only, 25 epochs: test 0.9266, train batches 0.925); without it, 20 epochs gave 0.9280.
+  decay from 2e-3, batch 128, 40 epochs, no augmentation (with the architecture's dropout, 0.25/0.5,
+  and batch norm, augmentation under-fits).
 
   Run: dljax run fashion_mnist_cnn --workdir /tmp/fashion_mnist_cnn
-  Result: test accuracy 0.9331 (loss 0.192), 40 epochs / 18,720 steps, 6,214 s of training on
-  2 CPU cores shared with 5 other jobs (load average 3-16; about 2,050 s alone at 1,170 images/s),
-  no accelerator (2026-11-25).
+  Result: test accuracy 0.9331 (loss 0.192), 40 epochs / 18,720 steps, 6,214 s of training on 2 CPU cores
+  shared with 5 other jobs (about 2,050 s alone at 1,170 images/s), no accelerator (2026-11-25).
   """
   c = minibatch_config(task="classification", source="fashion_mnist", model=NOTEBOOK_CNN, batch_size=128, num_epochs=40,
                         learning_rate=2e-3, optimizer="adamw", schedule="warmup_cosine")

@@ -39,11 +39,9 @@ def frozenlake_qlearning():
   first half, 250k env steps per seed (every seed finishes its 5,000 episodes by ~200k; then Q is frozen).
 
   Run: dljax run frozenlake_qlearning --workdir /tmp/frozenlake_qlearning
-  Result: mean exact greedy success 0.7402 ± 0.0000 over 64 seeds (target >= 0.73): every seed ends
-  with the γ=0.99-optimal policy (0.7402; the optimum within the 100-step limit, 0.7442, needs a
-  time-dependent policy), 5,000 episodes each; 8.6 s of training (2,500 scanned updates of 100 env
-  steps x 64 seeds; 8.0M env steps/s after the first, compiling chunk), 40 s wall with start-up, on 2 CPU cores, no
-  accelerator, cores shared with other jobs (2026-11-25).
+  Result: mean exact greedy success 0.7402 ± 0.0000 over 64 seeds (target >= 0.73): every seed ends with
+  the γ=0.99-optimal policy (the 100-step optimum, 0.7442, needs a time-dependent policy); 8.6 s of
+  training, 40 s wall with start-up, on 2 CPU cores shared with other jobs (2026-11-25).
   """
   agent = q_learning.default_agent_config(gamma=0.99, learning_rate=0.2, learning_rate_end=0.005,
                                           epsilon_start=1.0, epsilon_end=0.01, epsilon_decay_fraction=0.5,
@@ -77,10 +75,9 @@ def taxi_qlearning():
   γ = 0.99, α = 0.1, ε linear 1.0 → 0.01 over the first half, 300k env steps per seed.
 
   Run: dljax run taxi_qlearning --workdir /tmp/taxi_qlearning
-  Result: exact greedy return 7.919 ± 0.011 over 64 seeds (optimum from gymnasium's start
-  distribution within 200 steps, by finite-horizon DP: 7.930), delivery probability 0.99995; 17 s of
-  training (1.4M env steps/s after compilation), 58 s wall with start-up, on 2 CPU cores, no
-  accelerator, cores shared with other jobs (2026-11-25).
+  Result: exact greedy return 7.919 ± 0.011 over 64 seeds (optimum within 200 steps, by finite-horizon DP:
+  7.930), delivery probability 0.99995; 17 s of training, 58 s wall with start-up, on 2 CPU cores shared
+  with other jobs (2026-11-25).
   """
   agent = q_learning.default_agent_config(gamma=0.99, learning_rate=0.1, epsilon_start=1.0, epsilon_end=0.01,
                                           epsilon_decay_fraction=0.5, num_episodes=5000, num_env_steps=300_000)
@@ -103,32 +100,15 @@ SHAPINGS = {
 @_exp("frozenlake_shaping", "FrozenLake-v1 4x4 slippery",
       "reward-shaping ablation for Q-learning: bonus, penalties, potential-based; table + plot in the workdir")
 def frozenlake_shaping():
-  """Reward shaping for Q-learning on FrozenLake 4x4 slippery: seven variants x 32 seeds x 2,000
-  episodes, the same seeds for every variant, the exact greedy success evaluated every 1,000 env steps;
-  the workdir gets ablation.md / ablation.csv (final success, return, greedy episode length, env steps
-  to 0.7 success, mean success over training) and ablation.png (success curves).
+  """Reward shaping for Q-learning on FrozenLake 4x4 slippery: the seven variants of SHAPINGS x 32 seeds
+  x 2,000 episodes, the same seeds for every variant, the exact greedy success evaluated every 1,000 env
+  steps; the workdir gets ablation.md / ablation.csv (final success, return, greedy episode length, env
+  steps to 0.7 success, mean success over training) and ablation.png (success curves).
 
   Run: dljax run frozenlake_shaping --workdir /tmp/frozenlake_shaping
-  Result: 32 seeds per variant, exact success of the greedy policy; 42 s of training on 2 CPU cores,
-  no accelerator, cores shared with other jobs (2026-11-25):
-
-  | variant | final success | greedy episode length | optimum of the learned reward | env steps to 0.7 |
-  |---|---|---|---|---|
-  | none | 0.7226 ± 0.0057 | 41.3 | 0.7402 | 14,000 |
-  | goal_bonus (+1) | 0.7226 ± 0.0057 | 41.3 | 0.7402 | 14,000 |
-  | hole_penalty (−1) | 0.7402 ± 0 | 44.6 | 0.7402 | 8,000 |
-  | step_penalty (−0.01) | 0.2176 ± 0.0393 | 13.7 | 0.7298 | not reached |
-  | potential_distance (Φ = −d/d_max) | 0.0704 ± 0.0316 | 13.6 | 0.7402 | not reached |
-  | potential_distance_positive (Φ = 1 − d/d_max) | 0.7402 ± 0 | 44.6 | 0.7402 | 8,000 |
-  | potential_optimal_value (Φ = V*) | 0.7402 ± 0 | 44.6 | 0.7402 | 10,000 |
-
-  Reading: a goal bonus only rescales a 0/1 reward, so Q-learning from Q = 0 makes exactly the same
-  choices. Negative reinforcement of failure (hole penalty) learns fastest. A step penalty changes the
-  optimal policy itself (0.7298) and, while learning, makes ending an episode in a hole look good: the
-  learned policies walk into holes (13.7 steps). Potential-based shaping keeps the optimum (Ng et al.),
-  but its learning speed depends on Φ's level: with Φ <= 0 and Φ(terminal) = 0 every hole pays −Φ(s) > 0,
-  and after 2,000 episodes the greedy policies still dive into holes; the same Φ shifted by +1, or
-  Φ = V*, learns faster than no shaping.
+  Result: final exact greedy success over 32 seeds: hole penalty and Φ = 1 − d/d_max 0.7402 (0.7 after
+  8,000 env steps), none 0.7226 (14,000), step penalty 0.2176, Φ = −d/d_max 0.0704 (whole table:
+  benchmarks/README.md); 42 s of training on 2 CPU cores shared with other jobs (2026-11-25).
   """
   agent = q_learning.default_agent_config(gamma=0.99, learning_rate=0.2, learning_rate_end=0.005,
                                           epsilon_start=1.0, epsilon_end=0.01, epsilon_decay_fraction=0.5,

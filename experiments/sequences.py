@@ -4,11 +4,9 @@ The split is by time (targets 1720-1949 train, 1950-2008 test; dljax/data/builde
 is forecasting one step ahead into decades the model never saw, including the record cycle of 1957. The
 baseline is the autoregressive least-squares fit on the same windows (`sunspots_linear`, AR(20)).
 
-Hyper-parameters were chosen on a validation split of the training years only (train 1720-1909, validate
-1910-1949; `dljax sweep` over hidden 16/32/64 x 100/300 epochs x dropout 0/0.2, then the weight init per cell,
-3 seeds): 16 units, 300 epochs, no dropout; PyTorch's uniform init for the Elman RNN and the LSTM (validation
-R² 0.894 / 0.902 against 0.880 / 0.897 with LeCun + orthogonal), LeCun + orthogonal for the GRU (0.908 against
-0.896). The test years were scored after that choice.
+Hyper-parameters (16 units, 300 epochs, no dropout; PyTorch's uniform init for the Elman RNN and the LSTM,
+LeCun + orthogonal for the GRU) were chosen on a validation split of the training years only (train
+1720-1909, validate 1910-1949); the test years were scored after that choice.
 """
 
 from dljax.experiments._base import classic_config, minibatch_config
@@ -31,9 +29,8 @@ def sunspots_lstm():
   (scaled by 1/100).
 
   Run: dljax run sunspots_lstm --workdir /tmp/sunspots_lstm
-  Result: test R² 0.8954 (mse 0.0281), 2,100 steps, 17.6 s wall; 5 seeds (`dljax sweep sunspots_lstm --seeds 5`):
-  0.8863 ± 0.0136, PyTorch's nn.LSTM with the same recipe 0.8833 ± 0.0071, AR(20) 0.8582 (2 CPU cores,
-  2026-12-02, two runs sharing them).
+  Result: test R² 0.8954 (mse 0.0281), 2,100 steps, 17.6 s wall; 5 seeds: 0.8863 ± 0.0136 (PyTorch's
+  nn.LSTM, same recipe: 0.8833 ± 0.0071; AR(20) 0.8582), 2 CPU cores, 2026-12-02.
   """
   return _recurrent("lstm", "uniform")
 
@@ -44,8 +41,8 @@ def sunspots_gru():
   """One GRU layer of 16 units, LeCun-normal input and orthogonal recurrent weights, otherwise as sunspots_lstm.
 
   Run: dljax run sunspots_gru --workdir /tmp/sunspots_gru
-  Result: test R² 0.8840 (mse 0.0311), 16.9 s wall; 5 seeds: 0.8936 ± 0.0111, PyTorch's nn.GRU 0.8813 ± 0.0132
-  (2026-12-02).
+  Result: test R² 0.8840 (mse 0.0311), 16.9 s wall; 5 seeds: 0.8936 ± 0.0111 (PyTorch's nn.GRU 0.8813 ±
+  0.0132), 2 CPU cores, 2026-12-02.
   """
   return _recurrent("gru", "lecun")
 
@@ -56,8 +53,8 @@ def sunspots_rnn():
   """One Elman (tanh) layer of 16 units, otherwise as sunspots_lstm.
 
   Run: dljax run sunspots_rnn --workdir /tmp/sunspots_rnn
-  Result: test R² 0.8749 (mse 0.0336), 13.9 s wall; 5 seeds: 0.8722 ± 0.0089, PyTorch's nn.RNN 0.8763 ± 0.0087
-  (2026-12-02).
+  Result: test R² 0.8749 (mse 0.0336), 13.9 s wall; 5 seeds: 0.8722 ± 0.0089 (PyTorch's nn.RNN 0.8763 ±
+  0.0087), 2 CPU cores, 2026-12-02.
   """
   return _recurrent("rnn", "uniform")
 

@@ -23,7 +23,7 @@ def _autoencoder_config(*, task: str, model: dict, batch_size: int, num_epochs: 
   c.data.source = "fashion_mnist"   # any image source: digits | fashion_mnist | npz:PATH | tfds:NAME
   c.data.max_train = ml_collections.FieldReference(None, field_type=int)  # first n rows (tiny runs)
   c.data.max_test = ml_collections.FieldReference(None, field_type=int)
-  c.data.on_device = "auto"         # auto | yes | no: training arrays on the devices, steps in one lax.scan
+  c.data.on_device = "auto"         # auto | scan | steps | no: batches gathered on the devices (dljax/train/minibatch.py)
   c.model = ml_collections.ConfigDict(model)
   c.optimizer = optimizer_config("adam", learning_rate, "cosine")
   c.batch_size = batch_size

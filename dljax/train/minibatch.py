@@ -12,11 +12,16 @@ into n // B batches (the last n mod B rows of each epoch are skipped, as PyTorch
 s takes batch s mod (n // B) of epoch s // (n // B). The order is a function of (seed, step): nothing but
 the step is checkpointed, and a resumed run sees the same batches.
 
-Small datasets train inside XLA (`data.on_device`, "auto": when the training arrays take at most
-DEVICE_DATA_BYTES): the arrays are put on every device once, and all steps between two log or
-checkpoint points run as one `lax.scan` that gathers each batch on the device (the host sends only the
-chunk's row indices) and shards it over the mesh. Otherwise the host gathers each batch and one jitted
-step runs per batch. Both run the same step on the same batches.
+Small datasets train inside XLA (`data.on_device`): the training arrays are put on every device once;
+  scan   all steps between two log or checkpoint points run as one `lax.scan` whose carry holds the epoch's
+         permutations; each batch is gathered on the device and sharded over the mesh;
+  steps  one jitted step per batch, the batch gathered on the device from the (M, B) positions the host
+         sends: for convolutions on XLA:CPU, which run ~15x slower inside a loop body (jax-ml/jax#12868;
+         digits_cnn: 55 ms against 3.8 ms a step);
+  no     the host gathers each batch (datasets larger than the devices);
+  auto   scan, or steps for a convolutional model on CPU, when the arrays take at most DEVICE_DATA_BYTES;
+         else no.
+Every mode runs the same step on the same batches.
 
 Shardings come from the mesh: the state is replicated, every batch is split along the `data` axis, and
 XLA inserts the gradient all-reduce (and BatchNorm's cross-device mean), so the same program runs on 1
@@ -170,7 +175,7 @@ class MinibatchTrainer(Trainer):
     self.rows_per_member = rows_per_member
     self._member_rows = (None if all(m.rows is None for m in self.members)
                          else np.stack([m.rows for m in self.members]).astype(np.int32))  # (M, n)
-    self.on_device = self._data_on_device(config.data.get("on_device", "auto"))
+    self.data_mode = self._data_mode(config.data.get("on_device", "auto"))
     self._on_device_arrays = None
     keys = [member_keys(m) for m in self.members]
     self._init_keys, self._step_keys, self._order_keys = (jnp.stack(k) for k in zip(*keys))
@@ -186,11 +191,20 @@ class MinibatchTrainer(Trainer):
                       f"{self.task.members(config, data)[0].label.split('=')[0]}; run its seeds as separate runs")
     return tuple(Member(f"seed={s}", int(s)) for s in seeds)
 
-  def _data_on_device(self, mode: str) -> bool:
-    size = sum(a.nbytes for a in self.train_arrays.values())
-    if mode == "auto":
-      return size <= DEVICE_DATA_BYTES
-    return mode == "yes"
+  def _data_mode(self, mode: str) -> str:
+    """scan | steps | no (see the module docstring) for `data.on_device`."""
+    if mode != "auto":
+      return mode
+    if sum(a.nbytes for a in self.train_arrays.values()) > DEVICE_DATA_BYTES:
+      return "no"
+    if jax.default_backend() == "cpu" and self._has_convolution():
+      return "steps"
+    return "scan"
+
+  def _has_convolution(self) -> bool:
+    sample = jnp.asarray(self.task.inputs({k: v[:1] for k, v in self.train_arrays.items()}))
+    jaxpr = jax.make_jaxpr(lambda: self.model.init(jax.random.key(0), sample))()
+    return "conv_general_dilated" in str(jaxpr)
 
   # --- programs ---------------------------------------------------------------------------------------
 
@@ -262,6 +276,11 @@ class MinibatchTrainer(Trainer):
     self._init_program = jax.jit(self._init, out_shardings=self.state_sharding)
     self._train_step = jax.jit(train_step, in_shardings=(self.state_sharding, self._train_batch_sharding, replicated),
                                out_shardings=(self.state_sharding, replicated, replicated), donate_argnums=0)
+    self._train_step_on_device = jax.jit(
+        lambda state, arrays, member_rows, positions, step_keys: train_step(
+            state, gather(arrays, member_rows, positions), step_keys),
+        in_shardings=(self.state_sharding, replicated, replicated, replicated, replicated),
+        out_shardings=(self.state_sharding, replicated, replicated), donate_argnums=0)
     self._train_chunk = jax.jit(train_chunk, static_argnums=5, donate_argnums=0,
                                 in_shardings=(self.state_sharding, replicated, replicated, replicated, replicated),
                                 out_shardings=(self.state_sharding, replicated))
@@ -303,7 +322,7 @@ class MinibatchTrainer(Trainer):
     return self._on_device_arrays
 
   def train(self, state, num_steps: int):
-    if self.on_device:
+    if self.data_mode == "scan":
       arrays, member_rows = self._device_data()
       state, (metrics, finite) = self._train_chunk(state, arrays, member_rows, self._order_keys, self._step_keys,
                                                    num_steps)
@@ -311,8 +330,12 @@ class MinibatchTrainer(Trainer):
       first = int(jax.device_get(state.step))
       per_step, per_finite = [], []
       for step in range(first, first + num_steps):
-        state, step_metrics, ok = self._train_step(state, self._host_batch(self._host_positions(step)),
-                                                   self._step_keys)
+        if self.data_mode == "steps":
+          state, step_metrics, ok = self._train_step_on_device(state, *self._device_data(),
+                                                               self._host_positions(step), self._step_keys)
+        else:
+          state, step_metrics, ok = self._train_step(state, self._host_batch(self._host_positions(step)),
+                                                     self._step_keys)
         per_step.append(step_metrics)
         per_finite.append(ok)
       metrics, finite = jax.tree.map(lambda *m: jnp.stack(m), *per_step), jnp.stack(per_finite)
