@@ -90,63 +90,98 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, stop_
     raise
 
 
-def _train_locked(config, workdir: str, stop_at_step: int | None) -> dict:
-  mesh = parallel.make_mesh()
-  trainer = trainers_lib.make_trainer(config, mesh, jax.random.key(config.seed))
-  state = trainer.init_state()
-  checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
+@dataclasses.dataclass
+class _Clock:
+  """Training time and examples of the run (carried across resumes in the checkpoint's host state); the
+  rate leaves out each process's first chunk, which includes compilation."""
+  train_time: float = 0.0
+  examples_seen: int = 0
+  timed_examples: int = 0
+  timed_seconds: float = 0.0
+  chunks: int = 0
+
+  def add(self, examples: int, seconds: float) -> None:
+    self.train_time += seconds
+    self.examples_seen += examples
+    if self.chunks:
+      self.timed_examples += examples
+      self.timed_seconds += seconds
+    self.chunks += 1
+
+  def examples_per_s(self) -> float:
+    if self.timed_seconds == 0.0:
+      return self.examples_seen / max(self.train_time, 1e-9)
+    return self.timed_examples / self.timed_seconds
+
+
+def _restore(trainer, checkpointer, state, workdir: str):
+  """(state, clock, step of the restored checkpoint or None): the newest checkpoint, else the fresh state."""
   restored = checkpointer.restore_latest(ckpt_lib.abstract_like(state))
-  host_state = {"train_time_s": 0.0, "examples_seen": 0}
-  if restored is not None:
-    restored_step, state, host_state = restored
-    trainer.restore_host_state(host_state)
-    _log(f"resumed from checkpoint {restored_step} in {workdir}")
+  if restored is None:
+    return state, _Clock(), None
+  restored_step, state, host_state = restored
+  trainer.restore_host_state(host_state)
+  _log(f"resumed from checkpoint {restored_step} in {workdir}")
+  clock = _Clock(float(host_state.get("train_time_s", 0.0)), int(host_state.get("examples_seen", 0)))
+  return state, clock, restored_step
+
+
+def _check_finite(host: dict, finite, loss_metric: str, n: int, step: int, last_saved: int | None) -> None:
+  """Raises UserError at the first of the chunk's n steps whose loss or parameters are not finite."""
+  losses = np.asarray(host[loss_metric]).reshape(n, -1)
+  finite = np.ones(n, bool) if finite is None else np.asarray(finite).reshape(n, -1).all(axis=1)
+  bad = ~(np.isfinite(losses).all(axis=1) & finite)
+  if not bad.any():
+    return
+  first = int(np.argmax(bad))
+  what = f"{loss_metric} became {losses[first][0]}" if not np.isfinite(losses[first]).all() \
+      else "the parameters became non-finite"
+  kept = f"the last good checkpoint (step {last_saved}) is kept" if last_saved is not None else \
+      "no checkpoint was written yet"
+  raise UserError(f"{what} at step {step + first + 1}; {kept}; "
+                  f"lower --config.optimizer.learning_rate or set --config.optimizer.grad_clip_norm")
+
+
+def _chunk_length(step: int, log_every: int, pause_at: int) -> int:
+  """Steps up to the next log point (or the pause)."""
+  return min(log_every - step % log_every, pause_at - step)
+
+
+def _is_due(every: int, step: int, n: int) -> bool:
+  """Whether a multiple of `every` (0: never) falls in the chunk (step - n, step]."""
+  return bool(every) and step % every < n
+
+
+def _train_locked(config, workdir: str, stop_at_step: int | None) -> dict:
+  trainer = trainers_lib.make_trainer(config, parallel.make_mesh(), jax.random.key(config.seed))
+  checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
+  state, clock, last_saved = _restore(trainer, checkpointer, trainer.init_state(), workdir)
   step = int(jax.device_get(state.step))
   if jax.process_index() == 0:
     workdir_lib.write_json(os.path.join(workdir, "config.json"), workdir_lib.run_info(config, trainer.source_files))
   writer = workdir_lib.MetricsWriter(workdir, resume_step=step)
-
   total = trainer.num_steps
   pause_at = total if stop_at_step is None else min(stop_at_step, total)
   log_every = max(1, config.log_every_steps)
-  train_time = float(host_state.get("train_time_s", 0.0))
-  examples_seen = int(host_state.get("examples_seen", 0))
-  timed_examples, timed_seconds, first_chunk = 0, 0.0, True
-  last_saved = restored[0] if restored is not None else None
 
   def save(at_step):
     nonlocal last_saved
-    checkpointer.save(at_step, state, {**trainer.host_state(), "train_time_s": train_time,
-                                       "examples_seen": examples_seen})
+    checkpointer.save(at_step, state, {**trainer.host_state(), "train_time_s": clock.train_time,
+                                       "examples_seen": clock.examples_seen})
     last_saved = at_step
 
   progress = tqdm.tqdm(total=total, initial=step, desc=config.experiment, unit="step", file=sys.stderr,
                        disable=not sys.stderr.isatty() or jax.process_index() != 0, dynamic_ncols=True)
   with _StopSignal() as stop, progress, contextlib.closing(writer):
     while step < pause_at and not stop.requested:
-      n = min(log_every - step % log_every, pause_at - step)
+      n = _chunk_length(step, log_every, pause_at)
       t0 = time.perf_counter()
       state, result = trainer.train(state, n)
       host, finite = jax.device_get((result.metrics, result.finite))  # metrics leave the device once per chunk
       seconds = time.perf_counter() - t0
-      losses = np.asarray(host[trainer.loss_metric]).reshape(n, -1)
-      finite = np.ones(n, bool) if finite is None else np.asarray(finite).reshape(n, -1).all(axis=1)
-      bad = ~(np.isfinite(losses).all(axis=1) & finite)
-      if bad.any():
-        first = int(np.argmax(bad))
-        what = f"{trainer.loss_metric} became {losses[first][0]}" if not np.isfinite(losses[first]).all() \
-            else "the parameters became non-finite"
-        kept = f"the last good checkpoint (step {last_saved}) is kept" if last_saved is not None else \
-            "no checkpoint was written yet"
-        raise UserError(f"{what} at step {step + first + 1}; {kept}; "
-                        f"lower --config.optimizer.learning_rate or set --config.optimizer.grad_clip_norm")
+      _check_finite(host, finite, trainer.loss_metric, n, step, last_saved)
       step += n
-      train_time += seconds
-      examples_seen += n * trainer.examples_per_step
-      if not first_chunk:  # the first chunk includes compilation: keep it out of the throughput
-        timed_examples += n * trainer.examples_per_step
-        timed_seconds += seconds
-      first_chunk = False
+      clock.add(n * trainer.examples_per_step, seconds)
       progress.update(n)
       means = _mean_metrics(host)
       writer.write(step, "train", means)
@@ -154,29 +189,23 @@ def _train_locked(config, workdir: str, stop_at_step: int | None) -> dict:
         progress.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
       elif step % max(log_every, total // 20 or 1) < n or step == total:
         _log(f"{config.experiment} step {step}/{total}: " + ", ".join(f"{k}={v:.4g}" for k, v in means.items()))
-      if config.eval_every_steps and step % config.eval_every_steps < n and step < total:
+      if _is_due(config.eval_every_steps, step, n) and step < total:
         eval_metrics = _evaluate_and_write(trainer, state, workdir, writer, step, final=False)
         _log(f"{config.experiment} step {step} eval: " + ", ".join(f"{k}={v:.4g}" for k, v in eval_metrics.items()))
-      if stop.requested or step == pause_at or (config.checkpoint_every_steps
-                                             and step % config.checkpoint_every_steps < n):
+      if stop.requested or step == pause_at or _is_due(config.checkpoint_every_steps, step, n):
         save(step)
-    if step < total:  # SIGTERM or stop_at_step: checkpoint and leave; the same command resumes.
-      if last_saved != step:
-        save(step)
+    if last_saved != step:
+      save(step)
+    if step < total:  # SIGTERM or stop_at_step: checkpointed above; the same command resumes.
       status = "interrupted" if stop.requested else "paused"
       _log(f"{status} at step {step}: checkpoint saved in {workdir}; run the same command to resume")
       checkpointer.close()
       return {"experiment": config.experiment, "kind": config.kind, "status": status, "steps": step}
-    if last_saved != step:
-      save(step)
     eval_metrics = _evaluate_and_write(trainer, state, workdir, writer, step, final=True)
   checkpointer.close()
-  if timed_seconds == 0.0:
-    timed_examples, timed_seconds = examples_seen, max(train_time, 1e-9)
   summary = {"experiment": config.experiment, "kind": config.kind, "status": "done", "metrics": eval_metrics,
-             "steps": step, "wall_time_s": round(train_time, 3),
-             "examples_per_s": round(timed_examples / timed_seconds, 1),
-             "devices": jax.device_count()}
+             "steps": step, "wall_time_s": round(clock.train_time, 3),
+             "examples_per_s": round(clock.examples_per_s(), 1), "devices": jax.device_count()}
   if jax.process_index() == 0:
     workdir_lib.write_json(os.path.join(workdir, "summary.json"), summary)
   return summary
