@@ -190,15 +190,17 @@ def main(argv=None):
   parser.add_argument("--windows", type=int, default=7, help="timed windows per contender (median reported)")
   parser.add_argument("--steps", type=int, default=100, help="train steps per window (large shape: a tenth)")
   parser.add_argument("--skip-quality", action="store_true")
+  parser.add_argument("--skip-steps", action="store_true", help="only the whole-run quality table")
   args = parser.parse_args(argv)
   import torch
   torch.set_num_threads(CORES)
   print(f"# jax {jax.__version__} ({jax.device_count()} {jax.devices()[0].platform} device(s)), "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
   print("# " + threads_line(f"PyTorch torch.set_num_threads({CORES})"))
-  print("\n## train step, ms (median of interleaved windows; wall, and CPU of all threads); "
-        "ratio = dljax / PyTorch\n")
-  print(markdown(step_times(args.windows, args.steps)))
+  if not args.skip_steps:
+    print("\n## train step, ms (median of interleaved windows; wall, and CPU of all threads); "
+          "ratio = dljax / PyTorch\n")
+    print(markdown(step_times(args.windows, args.steps)))
   if not args.skip_quality:
     print(f"\n## sunspots test R² (targets 1950-2008), {args.seeds} seeds; run_s = one whole run's wall time "
           "(median over seeds; dljax's includes compilation and checkpoints), run_ratio = dljax / PyTorch\n")
