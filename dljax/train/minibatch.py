@@ -175,12 +175,12 @@ class MinibatchTrainer(Trainer):
     self.rows_per_member = rows_per_member
     self._member_rows = (None if all(m.rows is None for m in self.members)
                          else np.stack([m.rows for m in self.members]).astype(np.int32))  # (M, n)
-    self.data_mode = self._data_mode(config.data.get("on_device", "auto"))
     self._on_device_arrays = None
     keys = [member_keys(m) for m in self.members]
     self._init_keys, self._step_keys, self._order_keys = (jnp.stack(k) for k in zip(*keys))
     self._host_epoch = (None, None)  # (epoch, its permutations as numpy): the host path's cache
     self._build_programs()
+    self.data_mode = self._data_mode(config.data.get("on_device", "auto"))  # after the model's own checks
 
   def _members(self, config, data) -> tuple[Member, ...]:
     seeds = config.get("vmap_seeds")
