@@ -4,8 +4,15 @@ for the Debian-packaged datasets (tests/debian_datasets.py)."""
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
+
+# Before jax is imported: the programs the tests compile again and again (every tiny run of an experiment,
+# in this process and in the CLI subprocesses, which inherit the variables) come from jax's persistent
+# compilation cache after the first time; never the user's own cache directory.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"dljax-tests-jax-cache-{os.getuid()}"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
 
 from dljax import config as config_lib
 from dljax import registry

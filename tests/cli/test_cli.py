@@ -169,3 +169,19 @@ def test_eval_writes_nothing_even_with_a_corrupt_checkpoint(tmp_path):
   assert "checkpoint 2" in result.stderr and "read-only" in result.stderr
   assert _tree(workdir) == before  # nothing moved aside, nothing written
   assert '"accuracy"' in result.stdout
+
+
+def test_a_second_run_reuses_the_compiled_programs(tmp_path):
+  """The CLI keeps jax's persistent compilation cache in the user's cache directory (XDG_CACHE_HOME here)."""
+  env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+  env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+  cache = tmp_path / "cache" / "dljax" / "jax_compilation_cache"
+  command = [sys.executable, "-m", "dljax.cli", "run", "digits_logreg", "--config.num_train_steps=3",
+             "--config.log_every_steps=3", "--workdir"]
+  first = subprocess.run([*command, str(tmp_path / "a")], env=env, capture_output=True, text=True, timeout=300)
+  assert first.returncode == 0, first.stderr[-2000:]
+  entries = set(os.listdir(cache))
+  assert entries, "the first run compiled nothing into the cache"
+  second = subprocess.run([*command, str(tmp_path / "b")], env=env, capture_output=True, text=True, timeout=300)
+  assert second.returncode == 0, second.stderr[-2000:]
+  assert set(os.listdir(cache)) == entries  # the second run compiled nothing new
