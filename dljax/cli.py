@@ -102,22 +102,8 @@ def cmd_results(args) -> int:
   return 0
 
 
-def _use_compilation_cache() -> None:
-  """Programs compiled by one run are reused by the next (the same XLA program on the same backend): jax's
-  persistent compilation cache in $JAX_COMPILATION_CACHE_DIR when set, else in the user's cache directory
-  ($XDG_CACHE_HOME or ~/.cache)/dljax/jax_compilation_cache. digits_cnn's second run takes 10.9 s instead
-  of 16.7 s on 2 CPU cores. DLJAX_COMPILATION_CACHE=0 turns it off."""
-  if os.environ.get("DLJAX_COMPILATION_CACHE") == "0" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-    return  # off, or jax reads the directory from the environment itself
-  import jax  # pylint: disable=import-outside-toplevel
-  cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-  jax.config.update("jax_compilation_cache_dir", os.path.join(cache, "dljax", "jax_compilation_cache"))
-
-
 def _join_job(args) -> None:
-  """Multi-process flags (or DLJAX_* / SLURM / Cloud TPU environments) -> jax.distributed; the compilation
-  cache."""
-  _use_compilation_cache()
+  """Multi-process flags (or DLJAX_* / SLURM / Cloud TPU environments) -> jax.distributed."""
   from dljax import parallel
   parallel.initialize_distributed(parallel.distributed_spec(args.coordinator, args.num_processes,
                                                             args.process_id, args.init_timeout))
